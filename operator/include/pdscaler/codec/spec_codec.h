@@ -1,0 +1,68 @@
+#pragma once
+// Decodes a PDDeployment (YAML manifest or the API server's JSON: one decoder serves both) into the
+// planner's input plus the operator's own fields, and reports every problem with its field path
+// and, where the document gives one, its line and column.
+//
+//   auto d = decode_pddeployment(text);
+//   if (!d) for (const auto& e : d.error()) std::cerr << format_error(e, "x.yaml") << "\n";
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "pdscaler/planner/spec.h"
+
+namespace pdscaler::codec {
+
+struct FieldError {
+  std::string path;  // "spec.decode.tpotByBatchSize[2].tpot"; empty for the document as a whole
+  int line = 0;      // 1-based; 0 when unknown
+  int column = 0;
+  std::string message;
+};
+
+// "FILE:LINE:COL: PATH: MESSAGE", leaving out what is unknown.
+std::string format_error(const FieldError& e, std::string_view source);
+
+enum class Mode { Auto, Recommend, Off };
+enum class OverridePolicy { Reassert, Yield };
+
+struct ScaleTargetRef {
+  std::string api_version;
+  std::string kind;
+  std::string name;
+};
+
+struct PDDeployment {
+  std::string name;
+  std::string namespace_;
+  Mode mode = Mode::Auto;
+  ScaleTargetRef prefill_target;
+  ScaleTargetRef decode_target;
+  OverridePolicy on_override = OverridePolicy::Reassert;
+  planner::PlanInput plan;
+  // The workload's rate exactly as written ("tokensPerMinute"), for messages and what-if output.
+  std::string rate_field;
+  // What was cleaned up while building the profiles (outliers dropped, duplicates averaged), each
+  // prefixed with its field path.
+  std::vector<std::string> warnings;
+};
+
+tl::expected<PDDeployment, std::vector<FieldError>> decode_pddeployment(std::string_view text);
+
+// Go-style durations as the CRD's pattern allows: one or more <decimal><unit>, unit in
+// ns, us, µs, ms, s, m, h ("2s", "100ms", "1m30s"); "0" alone is zero. Returns seconds; nullopt
+// if the text is not such a duration. A leading '-' yields a negative value for the caller to refuse.
+std::optional<double> parse_duration(std::string_view text);
+
+// Seconds as the shortest readable duration: 0.02 -> "20ms", 2 -> "2s", 0.0005 -> "500us".
+std::string format_duration(double seconds);
+
+const char* to_string(Mode m);
+const char* to_string(planner::Rounding r);
+const char* to_string(planner::QueueModel q);
+
+}  // namespace pdscaler::codec

@@ -1,0 +1,73 @@
+// pdscaler: the command-line front of the planner (and, later, the simulator).
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/plan_command.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+int parse_failure(CLI::App& app, const CLI::ParseError& e) {
+  // Help and version are successes; every other parse error is bad input (exit 2).
+  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+  app.exit(e, std::cout, std::cerr);
+  return pdscaler::cli::kExitBadInput;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pdscaler::cli;
+  CLI::App app{"pdscaler: SLO-aware sizing of prefill/decode-disaggregated LLM fleets"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+
+  PlanOptions plan;
+  auto& o = plan.overrides;
+  CLI::App* plan_cmd = app.add_subcommand(
+      "plan", "How many prefill and decode replicas a PDDeployment needs (no cluster needed)");
+  plan_cmd->add_option("-f,--file", plan.file, "PDDeployment manifest (YAML or JSON; - for stdin)")
+      ->required();
+  plan_cmd->add_option("-o,--output", plan.output, "table | json | yaml")
+      ->check(CLI::IsMember({"table", "json", "yaml"}))
+      ->default_str("table");
+  plan_cmd->add_option("--rounding", o.rounding, "ceil (guarantees the SLO) | nearest (the paper)")
+      ->check(CLI::IsMember({"ceil", "nearest"}));
+  auto* tpm = plan_cmd->add_option("--tokens-per-minute", o.tokens_per_minute,
+                                   "what-if load: input+output tokens per minute")
+                  ->check(CLI::NonNegativeNumber);
+  auto* tps = plan_cmd->add_option("--tokens-per-second", o.tokens_per_second,
+                                   "what-if load: input+output tokens per second")
+                  ->check(CLI::NonNegativeNumber);
+  auto* rps = plan_cmd->add_option("--requests-per-second", o.requests_per_second,
+                                   "what-if load: requests per second")
+                  ->check(CLI::NonNegativeNumber);
+  tpm->excludes(tps)->excludes(rps);
+  tps->excludes(rps);
+  plan_cmd->add_option("--input-length", o.input_length, "what-if mean input length (tokens)")
+      ->check(CLI::PositiveNumber);
+  plan_cmd->add_option("--output-length", o.output_length, "what-if mean output length (tokens)")
+      ->check(CLI::PositiveNumber);
+  plan_cmd->add_option("--ttft", o.ttft, "what-if TTFT target, e.g. 2s");
+  plan_cmd->add_option("--tpot", o.tpot, "what-if TPOT target, e.g. 20ms");
+  plan_cmd->add_option("--ttft-percentile", o.ttft_percentile, "0 = mean, else in (0,100), e.g. 90")
+      ->check(CLI::Range(0.0, 99.999999));
+  plan_cmd->add_option("--max-total-gpus", o.max_total_gpus, "what-if GPU budget for P + D")
+      ->check(CLI::PositiveNumber);
+  plan_cmd->add_option("--queue-model", o.queue_model, "mm1 (the paper) | md1 | mg1")
+      ->check(CLI::IsMember({"mm1", "md1", "mg1"}));
+  plan_cmd->add_option("--prefix-cache-hit-rate", o.prefix_cache_hit_rate,
+                       "what-if share of input tokens served from cache, [0, 1)")
+      ->check(CLI::Range(0.0, 0.999999));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return parse_failure(app, e);
+  }
+  if (plan_cmd->parsed()) return run_plan(plan, std::cout, std::cerr);
+  return kExitBadInput;
+}

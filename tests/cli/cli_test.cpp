@@ -1,0 +1,222 @@
+// `pdscaler plan` run as a user runs it: exit statuses, stderr messages, and the JSON contract.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() / ("pdscaler-cli-" + std::to_string(rd()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+
+  static std::string example(const std::string& name) {
+    return std::string(PDSCALER_SOURCE_DIR) + "/crds/examples/" + name;
+  }
+
+  static std::string slurp(const fs::path& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  }
+
+  // Runs the binary with `args` (already shell-quoted where needed).
+  Result run(const std::string& args) {
+    const fs::path err = dir_ / "stderr";
+    const std::string cmd = std::string(PDSCALER_CLI) + " " + args + " 2>" + err.string();
+    Result r;
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (!pipe) return r;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+    const int raw = pclose(pipe);
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.err = slurp(err);
+    return r;
+  }
+
+  std::string bad(const std::string& from, const std::string& to) {
+    std::string text = slurp(example("deepseek-v31-h200.yaml"));
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    return write("bad.yaml", text);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Cli, PaperExampleAsJson) {
+  const Result r = run("plan -f " + example("deepseek-v31-h200.yaml") + " -o json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["feasible"], true);
+  EXPECT_EQ(j["notation"], "4P4D");
+  EXPECT_NEAR(j["ratio"].get<double>(), 0.814, 0.0005);
+  EXPECT_EQ(j["prefill"]["replicas"], 4);
+  EXPECT_NEAR(j["prefill"]["exactReplicas"].get<double>(), 3.069, 0.0005);
+  EXPECT_NEAR(j["prefill"]["effectiveThroughput"].get<double>(), 25066.3, 0.05);
+  EXPECT_EQ(j["prefill"]["gpus"], 32);
+  EXPECT_EQ(j["decode"]["replicas"], 4);
+  EXPECT_NEAR(j["decode"]["exactReplicas"].get<double>(), 3.771, 0.0005);
+  EXPECT_NEAR(j["decode"]["throughput"].get<double>(), 1700, 1e-9);
+  EXPECT_EQ(j["decode"]["batchSize"], 34);
+  EXPECT_EQ(j["decode"]["gpus"], 32);
+  EXPECT_TRUE(j["reasons"].is_array());
+  EXPECT_TRUE(j["reasons"].empty());
+  EXPECT_EQ(j["bindingConstraint"], "none");
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST_F(Cli, NearestRoundingGivesThePapers3P4D) {
+  const Result r = run("plan -f " + example("deepseek-v31-h200.yaml") + " -o json --rounding nearest");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["notation"], "3P4D");
+  EXPECT_EQ(j["meetsSlo"], false);
+}
+
+TEST_F(Cli, TableForPeople) {
+  const Result r = run("plan -f " + example("deepseek-v31-h200.yaml"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* s : {"4P4D", "64 GPUs", "ratio P:D  0.814", "binding constraint: none",
+                        "prefill", "decode", "Explanation", "prefillThroughput"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+}
+
+TEST_F(Cli, YamlOutput) {
+  const Result r = run("plan -f " + example("deepseek-v31-h200.yaml") + " -o yaml");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("notation: \"4P4D\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("feasible: true"), std::string::npos);
+}
+
+TEST_F(Cli, LlamaSampleFromRealProfilesPlansWithWarnings) {
+  const Result r = run("plan -f " + example("llama33-70b-h100.yaml") + " -o json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["feasible"], true);
+  EXPECT_EQ(j["queueModel"], "MG1");
+  EXPECT_EQ(j["decode"]["batchSize"], 139);
+  bool outlier_noted = false;
+  for (const auto& w : j["warnings"])
+    outlier_noted = outlier_noted ||
+                    w.get<std::string>().find("throughputByInputLength[3]") != std::string::npos;
+  EXPECT_TRUE(outlier_noted) << j["warnings"].dump();
+}
+
+TEST_F(Cli, WhatIfLoadOverride) {
+  const Result r = run("plan -f " + example("deepseek-v31-h200.yaml") +
+                       " -o json --tokens-per-minute 10000000");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["prefill"]["exactReplicas"].get<double>(), 2 * 3.0687, 0.001);
+  EXPECT_EQ(j["notation"], "7P8D");
+}
+
+TEST_F(Cli, WhatIfSloAndBudgetOverrides) {
+  const Result r = run("plan -f " + example("deepseek-v31-h200.yaml") +
+                       " -o json --ttft-percentile 90 --max-total-gpus 56");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["bindingConstraint"], "scaling.maxTotalGpus");
+  EXPECT_LE(j["totalGpus"].get<int>(), 56);
+}
+
+TEST_F(Cli, UnreadableFile) {
+  const Result r = run("plan -f " + (dir_ / "missing.yaml").string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot read"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST_F(Cli, BadYaml) {
+  const std::string f = bad("  mode: Auto\n", "  mode: [Auto\n");
+  const Result r = run("plan -f " + f);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(f + ":"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not valid YAML"), std::string::npos) << r.err;
+}
+
+struct BadCase {
+  const char* from;
+  const char* to;
+  const char* expect;  // on stderr, with the file's path before it
+};
+
+TEST_F(Cli, EveryBadInputClassExitsTwoNamingTheField) {
+  const BadCase cases[] = {
+      {"ttft: 2s, ", "", ":13:8: spec.slo.ttft: required field is missing"},
+      {"inputLength: 6144", "inputLength: long", ":14:53: spec.workload.inputLength: expected a number"},
+      {"mode: Auto", "mode: Always", ":12:9: spec.mode: unknown value \"Always\""},
+      {"maxThroughput: 28300", "maxThroughput: -5", ":18:20: spec.prefill.maxThroughput: must be greater than 0"},
+      {"{batchSize: 34, tpot: 20ms}", "{batchSize: 8, tpot: 20ms}",
+       ":28:21: spec.decode.tpotByBatchSize[2].batchSize: 8 is not greater than the previous point's 16"},
+      {"tpot: 20ms, ", "tpot: fast, ", ":13:25: spec.slo.tpot: expected a duration"},
+  };
+  for (const auto& c : cases) {
+    const std::string f = bad(c.from, c.to);
+    const Result r = run("plan -f " + f + " -o json");
+    EXPECT_EQ(r.status, 2) << c.expect;
+    EXPECT_NE(r.err.find(f + std::string(c.expect)), std::string::npos) << c.expect << "\n" << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+}
+
+TEST_F(Cli, InfeasibleExitsThreeAndStillPrintsJson) {
+  const Result r = run("plan -f " + example("deepseek-v31-h200.yaml") + " -o json --tpot 5ms");
+  EXPECT_EQ(r.status, 3);
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["feasible"], false);
+  ASSERT_EQ(j["reasons"].size(), 1u);
+  EXPECT_NE(j["reasons"][0].get<std::string>().find("9 ms, above slo.tpot 5 ms"), std::string::npos);
+  EXPECT_NE(r.err.find("infeasible: decode TPOT at the smallest measured batch"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, BadFlagsExitTwo) {
+  EXPECT_EQ(run("plan -f " + example("deepseek-v31-h200.yaml") + " --ttft soon").status, 2);
+  EXPECT_EQ(run("plan -f " + example("deepseek-v31-h200.yaml") + " --rounding up").status, 2);
+  EXPECT_EQ(run("plan -f " + example("deepseek-v31-h200.yaml") + " --tokens-per-minute -3").status, 2);
+  EXPECT_EQ(run("plan -f " + example("deepseek-v31-h200.yaml") + " --queue-model mg1").status, 2);
+  EXPECT_EQ(run("plan").status, 2);
+  EXPECT_EQ(run("frobnicate").status, 2);
+  EXPECT_EQ(run("plan --help").status, 0);
+}
+
+TEST_F(Cli, ReadsStandardInput) {
+  const Result r = run("plan -f - -o json < " + example("deepseek-v31-h200.yaml"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["notation"], "4P4D");
+}
+
+}  // namespace

@@ -1,0 +1,245 @@
+// Every class of bad manifest gets one clear error naming the field path and, where YAML gives
+// one, the line; good manifests decode to the planner's units.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "pdscaler/codec/spec_codec.h"
+
+namespace pdscaler::codec {
+namespace {
+
+// A valid manifest; tests replace one line to break it.
+const std::string kGood = R"(apiVersion: pdscaler.io/v1alpha1
+kind: PDDeployment
+metadata:
+  name: deepseek-v31
+  namespace: llm
+spec:
+  mode: Recommend
+  slo: {ttft: 2s, tpot: 20ms, ttftPercentile: 90}
+  workload: {tokensPerMinute: 5000000, inputLength: 6144, outputLength: 512}
+  prefill:
+    scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: p}
+    gpusPerReplica: 8
+    maxThroughput: 28300
+    overhead: 100ms
+    minReplicas: 1
+    maxReplicas: 16
+  decode:
+    scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}
+    gpusPerReplica: 8
+    tpotByBatchSize:
+      - {batchSize: 1, tpot: 9ms}
+      - {batchSize: 16, tpot: 14ms}
+      - {batchSize: 34, tpot: 20ms}
+    minReplicas: 1
+    maxReplicas: 32
+  scaling: {rounding: Nearest, maxTotalGpus: 128, onOverride: Yield}
+)";
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+// Decodes `text`, expects failure, and returns the first error.
+FieldError first_error(const std::string& text) {
+  auto d = decode_pddeployment(text);
+  EXPECT_FALSE(d);
+  if (d) return {};
+  EXPECT_FALSE(d.error().empty());
+  return d.error().front();
+}
+
+TEST(SpecCodec, DecodesTheGoodManifest) {
+  auto d = decode_pddeployment(kGood);
+  ASSERT_TRUE(d) << format_error(d.error().front(), "x");
+  EXPECT_EQ(d->name, "deepseek-v31");
+  EXPECT_EQ(d->namespace_, "llm");
+  EXPECT_EQ(d->mode, Mode::Recommend);
+  EXPECT_EQ(d->on_override, OverridePolicy::Yield);
+  EXPECT_EQ(d->prefill_target.name, "p");
+  EXPECT_EQ(d->decode_target.kind, "Deployment");
+  const auto& in = d->plan;
+  EXPECT_DOUBLE_EQ(in.slo.ttft_s, 2);
+  EXPECT_DOUBLE_EQ(in.slo.tpot_s, 0.02);
+  EXPECT_DOUBLE_EQ(in.slo.ttft_percentile, 90);
+  EXPECT_DOUBLE_EQ(in.workload.rate, 5e6 / 60);
+  EXPECT_EQ(d->rate_field, "tokensPerMinute");
+  EXPECT_DOUBLE_EQ(in.prefill.overhead_s, 0.1);
+  EXPECT_DOUBLE_EQ(in.prefill.max_throughput.at(6144).value, 28300);
+  EXPECT_DOUBLE_EQ(in.decode.tpot_by_batch.at(34).value, 0.02);
+  EXPECT_EQ(in.rounding, planner::Rounding::Nearest);
+  EXPECT_EQ(*in.max_total_gpus, 128);
+}
+
+TEST(SpecCodec, JsonFromTheApiServerDecodesToo) {
+  const std::string json = R"({"apiVersion":"pdscaler.io/v1alpha1","kind":"PDDeployment",
+    "metadata":{"name":"j","resourceVersion":"5"},
+    "spec":{"slo":{"ttft":"2s","tpot":"20ms"},
+      "workload":{"requestsPerSecond":12.5,"inputLength":6144,"outputLength":512},
+      "prefill":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"p"},
+                 "throughputByInputLength":[{"inputLength":4096,"maxThroughput":25000},
+                                            {"inputLength":8192,"maxThroughput":26000}]},
+      "decode":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"StatefulSet","name":"d"},
+                "tpotByBatchSize":[{"batchSize":1,"tpot":"9ms"}]}},
+    "status":{"observedGeneration":3}})";
+  auto d = decode_pddeployment(json);
+  ASSERT_TRUE(d) << format_error(d.error().front(), "json");
+  EXPECT_EQ(d->mode, Mode::Auto);  // default
+  EXPECT_EQ(d->plan.workload.rate_unit, planner::RateUnit::RequestsPerSecond);
+  EXPECT_NEAR(d->plan.prefill.max_throughput.at(6144).value, 25500, 1e-9);
+  EXPECT_EQ(d->plan.prefill.min_replicas, 1);
+}
+
+TEST(SpecCodec, BadYamlGivesTheLine) {
+  const FieldError e = first_error(replace(kGood, "  mode: Recommend\n", "  mode: [Recommend\n"));
+  EXPECT_NE(e.message.find("not valid YAML"), std::string::npos) << e.message;
+  EXPECT_GT(e.line, 0);
+}
+
+TEST(SpecCodec, EmptyDocument) {
+  EXPECT_EQ(first_error("").message, "the document is empty");
+  EXPECT_NE(first_error("just a string").message.find("expected a map"), std::string::npos);
+}
+
+TEST(SpecCodec, MissingFieldNamesItsPath) {
+  const FieldError e = first_error(replace(kGood, "ttft: 2s, ", ""));
+  EXPECT_EQ(e.path, "spec.slo.ttft");
+  EXPECT_EQ(e.message, "required field is missing");
+  EXPECT_EQ(e.line, 8);
+}
+
+TEST(SpecCodec, MissingSectionNamesItsPath) {
+  const FieldError e = first_error(
+      replace(kGood, "  workload: {tokensPerMinute: 5000000, inputLength: 6144, outputLength: 512}\n", ""));
+  EXPECT_EQ(e.path, "spec.workload");
+}
+
+TEST(SpecCodec, WrongTypeNamesPathAndLine) {
+  const FieldError e = first_error(replace(kGood, "inputLength: 6144", "inputLength: long"));
+  EXPECT_EQ(e.path, "spec.workload.inputLength");
+  EXPECT_EQ(e.message, "expected a number, got \"long\"");
+  EXPECT_EQ(e.line, 9);
+  const FieldError m = first_error(replace(kGood, "maxThroughput: 28300", "maxThroughput: {a: 1}"));
+  EXPECT_EQ(m.path, "spec.prefill.maxThroughput");
+  EXPECT_EQ(m.message, "expected a number, got a map");
+}
+
+TEST(SpecCodec, BadDuration) {
+  const FieldError e = first_error(replace(kGood, "tpot: 20ms, ", "tpot: 20, "));
+  EXPECT_EQ(e.path, "spec.slo.tpot");
+  EXPECT_EQ(e.message, "expected a duration like \"2s\" or \"100ms\", got \"20\"");
+}
+
+TEST(SpecCodec, UnknownEnumValueListsTheChoices) {
+  const FieldError e = first_error(replace(kGood, "mode: Recommend", "mode: Sometimes"));
+  EXPECT_EQ(e.path, "spec.mode");
+  EXPECT_EQ(e.message, "unknown value \"Sometimes\" (expected one of: Auto, Recommend, Off)");
+  EXPECT_EQ(e.line, 7);
+  const FieldError r = first_error(replace(kGood, "rounding: Nearest", "rounding: Up"));
+  EXPECT_EQ(r.path, "spec.scaling.rounding");
+}
+
+TEST(SpecCodec, NegativeNumbers) {
+  const FieldError e = first_error(replace(kGood, "maxThroughput: 28300", "maxThroughput: -28300"));
+  EXPECT_EQ(e.path, "spec.prefill.maxThroughput");
+  EXPECT_EQ(e.message, "must be greater than 0, got -28300");
+  const FieldError r = first_error(replace(kGood, "tokensPerMinute: 5000000", "tokensPerMinute: -1"));
+  EXPECT_EQ(r.path, "spec.workload.tokensPerMinute");
+  const FieldError o = first_error(replace(kGood, "overhead: 100ms", "overhead: -100ms"));
+  EXPECT_EQ(o.path, "spec.prefill.overhead");
+  EXPECT_EQ(o.message, "must be zero or more, got \"-100ms\"");
+  const FieldError g = first_error(replace(kGood, "gpusPerReplica: 8\n    maxThroughput",
+                                           "gpusPerReplica: 0\n    maxThroughput"));
+  EXPECT_EQ(g.path, "spec.prefill.gpusPerReplica");
+}
+
+TEST(SpecCodec, UnsortedProfileNamesTheElement) {
+  const FieldError e = first_error(replace(kGood, "{batchSize: 34, tpot: 20ms}", "{batchSize: 12, tpot: 20ms}"));
+  EXPECT_EQ(e.path, "spec.decode.tpotByBatchSize[2].batchSize");
+  EXPECT_NE(e.message.find("12 is not greater than the previous point's 16"), std::string::npos);
+  EXPECT_EQ(e.line, 23);
+}
+
+TEST(SpecCodec, ProfileValuesAreChecked) {
+  const FieldError e = first_error(replace(kGood, "{batchSize: 16, tpot: 14ms}", "{batchSize: 16.5, tpot: 14ms}"));
+  EXPECT_EQ(e.path, "spec.decode.tpotByBatchSize[1].batchSize");
+  EXPECT_EQ(e.message, "expected a whole number, got \"16.5\"");
+  const FieldError z = first_error(replace(kGood, "{batchSize: 16, tpot: 14ms}", "{batchSize: 16, tpot: 0ms}"));
+  EXPECT_EQ(z.path, "spec.decode.tpotByBatchSize[1].tpot");
+  const FieldError empty = first_error(replace(kGood,
+      "tpotByBatchSize:\n      - {batchSize: 1, tpot: 9ms}\n      - {batchSize: 16, tpot: 14ms}\n      - {batchSize: 34, tpot: 20ms}",
+      "tpotByBatchSize: []"));
+  EXPECT_EQ(empty.path, "spec.decode.tpotByBatchSize");
+}
+
+TEST(SpecCodec, NoisyTpotTableIsAcceptedWithAWarning) {
+  auto d = decode_pddeployment(replace(kGood, "{batchSize: 16, tpot: 14ms}", "{batchSize: 16, tpot: 8ms}"));
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->warnings.size(), 1u);
+  EXPECT_NE(d->warnings[0].find("spec.decode.tpotByBatchSize[1]"), std::string::npos) << d->warnings[0];
+}
+
+TEST(SpecCodec, UnknownAndDuplicateFields) {
+  const FieldError e = first_error(replace(kGood, "ttftPercentile: 90", "ttftPercentil: 90"));
+  EXPECT_EQ(e.path, "spec.slo.ttftPercentil");
+  EXPECT_NE(e.message.find("unknown field (known here: ttft, tpot, ttftPercentile)"), std::string::npos);
+  const FieldError dup = first_error(replace(kGood, "  mode: Recommend\n", "  mode: Recommend\n  mode: Off\n"));
+  EXPECT_EQ(dup.path, "spec.mode");
+  EXPECT_EQ(dup.message, "duplicate field");
+}
+
+TEST(SpecCodec, RateMustBeGivenExactlyOnce) {
+  const FieldError none = first_error(replace(kGood, "tokensPerMinute: 5000000, ", ""));
+  EXPECT_EQ(none.path, "spec.workload.{tokensPerMinute, tokensPerSecond, requestsPerSecond}");
+  EXPECT_EQ(none.message, "one of these is required");
+  const FieldError two = first_error(replace(kGood, "tokensPerMinute: 5000000, ", "tokensPerMinute: 5, requestsPerSecond: 3, "));
+  EXPECT_EQ(two.message, "give only one of these, not 2");
+}
+
+TEST(SpecCodec, CrossFieldRules) {
+  const FieldError mm = first_error(replace(kGood, "    maxReplicas: 16", "    maxReplicas: 0"));
+  EXPECT_EQ(mm.path, "spec.prefill.maxReplicas");
+  const FieldError lohi = first_error(replace(kGood, "    minReplicas: 1\n    maxReplicas: 32", "    minReplicas: 40\n    maxReplicas: 32"));
+  EXPECT_EQ(lohi.path, "spec.decode.maxReplicas");
+  EXPECT_EQ(lohi.message, "must be at least minReplicas (40), got 32");
+  const FieldError mg1 = first_error(replace(kGood, "    overhead: 100ms", "    overhead: 100ms\n    queueModel: MG1"));
+  EXPECT_EQ(mg1.path, "spec.prefill.queueModel");
+  EXPECT_NE(mg1.message.find("inputLengthStdDev"), std::string::npos);
+  const FieldError pct = first_error(replace(kGood, "ttftPercentile: 90", "ttftPercentile: 100"));
+  EXPECT_EQ(pct.path, "spec.slo.ttftPercentile");
+  EXPECT_EQ(pct.message, "must be less than 100, got 100");
+}
+
+TEST(SpecCodec, WrongKindOrVersion) {
+  EXPECT_EQ(first_error(replace(kGood, "kind: PDDeployment", "kind: Deployment")).path, "kind");
+  EXPECT_EQ(first_error(replace(kGood, "pdscaler.io/v1alpha1", "pdscaler.io/v2")).path, "apiVersion");
+}
+
+TEST(SpecCodec, ReportsEveryErrorNotJustTheFirst) {
+  auto d = decode_pddeployment(replace(replace(kGood, "mode: Recommend", "mode: x"), "tpot: 20ms, ", "tpot: x, "));
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().size(), 2u);
+}
+
+TEST(SpecCodec, MixedLengthsDistribution) {
+  auto d = decode_pddeployment(replace(replace(kGood, "inputLength: 6144, ",
+      "inputLengthDistribution: [{inputLength: 2048, weight: 1}, {inputLength: 10240, weight: 1}], "),
+      "    overhead: 100ms", "    overhead: 100ms\n    queueModel: MG1"));
+  ASSERT_TRUE(d) << format_error(d.error().front(), "x");
+  EXPECT_EQ(d->plan.workload.input_length_distribution.size(), 2u);
+  EXPECT_EQ(d->plan.prefill.queue_model, planner::QueueModel::MG1);
+}
+
+TEST(SpecCodec, FormatErrorIsCompilerStyle) {
+  EXPECT_EQ(format_error({"spec.slo.ttft", 8, 9, "required field is missing"}, "x.yaml"),
+            "x.yaml:8:9: spec.slo.ttft: required field is missing");
+  EXPECT_EQ(format_error({"", 0, 0, "the document is empty"}, "x.yaml"), "x.yaml: the document is empty");
+}
+
+}  // namespace
+}  // namespace pdscaler::codec
