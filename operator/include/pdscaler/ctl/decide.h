@@ -1,0 +1,91 @@
+#pragma once
+// The reconciler's decisions as pure functions (no I/O, time passed in): from what was observed
+// of a PDDeployment and its two workloads, which replica writes to make (intend), and then, given
+// how those writes went, the new status and the events to record (report). The controller does the
+// I/O around them.
+//
+//   Intent i = intend(obs);
+//   ... write i.prefill.write / i.decode.write through /scale, collect WriteOutcome ...
+//   Report r = report(obs, i, outcomes);
+//   if (r.status != obs.object["status"]) patch status; for (auto& e : r.events) record(e);
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/planner/plan.h"
+
+namespace pdscaler::ctl {
+
+enum class Role { Prefill, Decode };
+const char* to_string(Role r);  // "prefill", "decode"
+
+// What was read of one target workload.
+struct TargetObservation {
+  bool read = false;           // false when it could not be read (see error)
+  bool not_found = false;      // the target (or its kind) does not exist
+  std::string error;           // why it could not be read
+  int spec_replicas = 0;       // from /scale
+  int ready_replicas = 0;      // from the workload's status
+};
+
+struct Observation {
+  nlohmann::json object;  // the PDDeployment as the API server has it (metadata, spec, status)
+  // The decoded spec, or the reason it could not be decoded (field path first).
+  std::optional<codec::PDDeployment> spec;
+  std::string spec_error;
+  TargetObservation prefill;
+  TargetObservation decode;
+  std::chrono::system_clock::time_point now;
+};
+
+struct RoleIntent {
+  int desired = 0;
+  std::optional<int> write;     // replicas to write through /scale
+  bool override_detected = false;
+  int override_value = 0;       // what someone else set
+  std::optional<int> applied;   // what status will record as last written/accepted
+};
+
+struct Intent {
+  bool valid = false;
+  std::optional<planner::Plan> plan;
+  RoleIntent prefill;
+  RoleIntent decode;
+  bool yielded = false;                    // not writing because of an override (Yield)
+  std::optional<long long> yield_generation;  // generation to record while yielded
+};
+
+Intent intend(const Observation& obs);
+
+struct WriteOutcome {
+  bool attempted = false;
+  bool ok = false;
+  std::string error;
+};
+
+struct EventRecord {
+  std::string type;  // Normal | Warning
+  std::string reason;
+  std::string message;
+};
+
+struct Report {
+  nlohmann::json status;
+  std::vector<EventRecord> events;
+  bool retry_soon = false;  // something failed or is missing: requeue with backoff
+};
+
+Report report(const Observation& obs, const Intent& intent, const WriteOutcome& prefill,
+              const WriteOutcome& decode);
+
+// Sets a condition in a metav1.Condition list: lastTransitionTime moves only when status flips.
+void set_condition(nlohmann::json& conditions, const std::string& type, bool status,
+                   const std::string& reason, const std::string& message, long long generation,
+                   const std::string& now);
+
+}  // namespace pdscaler::ctl

@@ -1,0 +1,52 @@
+#pragma once
+// Keeps an in-memory copy of one collection (list, then watch with bookmarks; relist on 410;
+// reconnect with capped backoff) and calls back with the key of every object that changed.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pdscaler/kube/client.h"
+
+namespace pdscaler::ctl {
+
+class Informer {
+ public:
+  using OnChange = std::function<void(const std::string& key, const nlohmann::json* object)>;
+  using OnError = std::function<void(const kube::ApiError&)>;
+
+  Informer(kube::KubeClient& client, std::string collection, OnChange on_change, OnError on_error);
+
+  // Runs until stop() (blocking; give it a thread).
+  void run();
+  void stop();
+
+  bool synced() const { return synced_; }
+  std::optional<nlohmann::json> get(const std::string& key) const;
+  std::vector<std::string> keys() const;
+  std::vector<nlohmann::json> objects() const;
+  // Stores a fresher copy written by us (e.g. after a status patch) until the watch catches up.
+  void update_local(const std::string& key, const nlohmann::json& object);
+
+  static std::string key_of(const nlohmann::json& object);
+
+ private:
+  bool sleep_unless_stopped(std::chrono::milliseconds d);
+
+  kube::KubeClient& client_;
+  std::string collection_;
+  OnChange on_change_;
+  OnError on_error_;
+  mutable std::mutex mu_;
+  std::map<std::string, nlohmann::json> items_;
+  std::atomic<bool> synced_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace pdscaler::ctl

@@ -1,0 +1,224 @@
+#include "pdscaler/ctl/controller.h"
+
+#include <spdlog/spdlog.h>
+
+#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/ctl/decide.h"
+
+namespace pdscaler::ctl {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kGroupVersion = "pdscaler.io/v1alpha1";
+
+std::string collection(const std::string& group_version_path, const std::string& ns, const std::string& plural) {
+  return group_version_path + (ns.empty() ? "" : "/namespaces/" + ns) + "/" + plural;
+}
+
+// A merge patch turning `old` into `now` at the top level (removed keys become null).
+json status_patch(const json& old, const json& now) {
+  json patch = now;
+  if (old.is_object())
+    for (auto it = old.begin(); it != old.end(); ++it)
+      if (!now.contains(it.key())) patch[it.key()] = nullptr;
+  return patch;
+}
+
+TargetObservation observe_target(kube::KubeClient& client, const std::string& ns, const codec::ScaleTargetRef& ref) {
+  TargetObservation t;
+  const kube::TargetRef tr{ns, ref.api_version, ref.kind, ref.name};
+  auto scale = client.get_scale(tr);
+  if (!scale) {
+    t.not_found = scale.error().code == kube::ErrorCode::NotFound;
+    t.error = scale.error().message;
+    return t;
+  }
+  t.read = true;
+  t.spec_replicas = scale->spec_replicas;
+  auto obj = client.get_object(tr);
+  if (obj && obj->contains("status") && (*obj)["status"].is_object())
+    t.ready_replicas = (*obj)["status"].value("readyReplicas", scale->status_replicas);
+  else
+    t.ready_replicas = scale->status_replicas;
+  return t;
+}
+
+std::string describe_errors(const std::vector<codec::FieldError>& errs) {
+  std::string out;
+  for (const auto& e : errs) {
+    if (!out.empty()) out += "; ";
+    out += (e.path.empty() ? "" : e.path + ": ") + e.message;
+  }
+  return out;
+}
+
+}  // namespace
+
+Controller::Controller(kube::KubeClient& client, SelfMetrics& metrics, ControllerOptions opts,
+                       std::shared_ptr<spdlog::logger> log)
+    : client_(client), metrics_(metrics), opts_(std::move(opts)), log_(std::move(log)) {
+  auto on_error = [this](const kube::ApiError& e) {
+    log_->warn("watch failed ({} {}): {}; retrying", kube::to_string(e.code), e.http_status, e.message);
+  };
+  pdds_ = std::make_unique<Informer>(
+      client_, collection("/apis/pdscaler.io/v1alpha1", opts_.namespace_, "pddeployments"),
+      [this](const std::string& key, const json*) { queue_.add(key); }, on_error);
+  deployments_ = std::make_unique<Informer>(
+      client_, collection("/apis/apps/v1", opts_.namespace_, "deployments"),
+      [this](const std::string&, const json* obj) { on_workload_change(obj); }, on_error);
+}
+
+Controller::~Controller() { stop(); }
+
+void Controller::start() {
+  threads_.emplace_back([this] { pdds_->run(); });
+  threads_.emplace_back([this] { deployments_->run(); });
+  threads_.emplace_back([this] { worker(); });
+  threads_.emplace_back([this] {
+    // Level-triggered safety net: look at everything again now and then (targets of kinds we do
+    // not watch, missed events).
+    auto next = std::chrono::steady_clock::now() + opts_.resync;
+    while (!stopped_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (std::chrono::steady_clock::now() >= next) {
+        enqueue_all();
+        next = std::chrono::steady_clock::now() + opts_.resync;
+      }
+    }
+  });
+}
+
+void Controller::stop() {
+  if (stopped_.exchange(true)) return;
+  pdds_->stop();
+  deployments_->stop();
+  client_.cancel_watches();
+  queue_.shutdown();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+bool Controller::ready() const { return pdds_->synced() && deployments_->synced(); }
+
+void Controller::set_leader(bool leader) {
+  const bool was = leader_.exchange(leader);
+  if (leader && !was) enqueue_all();
+}
+
+void Controller::enqueue_all() {
+  for (const auto& k : pdds_->keys()) queue_.add(k);
+}
+
+void Controller::on_workload_change(const json* workload) {
+  if (!workload) return;
+  const std::string ns = (*workload)["metadata"].value("namespace", "");
+  const std::string name = (*workload)["metadata"].value("name", "");
+  for (const auto& obj : pdds_->objects()) {
+    if (obj["metadata"].value("namespace", "") != ns || !obj.contains("spec")) continue;
+    for (const char* role : {"prefill", "decode"}) {
+      const json& spec = obj["spec"];
+      if (!spec.contains(role) || !spec[role].contains("scaleTargetRef")) continue;
+      const json& ref = spec[role]["scaleTargetRef"];
+      if (ref.value("kind", "") == "Deployment" && ref.value("name", "") == name) {
+        queue_.add(Informer::key_of(obj));
+        break;
+      }
+    }
+  }
+}
+
+void Controller::worker() {
+  while (auto key = queue_.get()) {
+    if (leader_) {
+      try {
+        reconcile(*key);
+      } catch (const std::exception& e) {
+        log_->error("reconcile {} failed: {}", *key, e.what());
+        metrics_.reconcile("error", 0);
+        queue_.add_rate_limited(*key);
+      }
+    }
+    queue_.done(*key);
+  }
+}
+
+void Controller::reconcile(const std::string& key) {
+  const auto start = std::chrono::steady_clock::now();
+  auto obj = pdds_->get(key);
+  const auto slash = key.find('/');
+  const std::string ns = key.substr(0, slash), name = key.substr(slash + 1);
+  if (!obj) {
+    metrics_.forget(ns, name);
+    queue_.forget(key);
+    return;
+  }
+
+  Observation obs;
+  obs.object = *obj;
+  obs.now = std::chrono::system_clock::now();
+  auto decoded = codec::decode_pddeployment(obj->dump());
+  if (!decoded) {
+    obs.spec_error = describe_errors(decoded.error());
+  } else {
+    obs.spec = std::move(*decoded);
+    obs.prefill = observe_target(client_, ns, obs.spec->prefill_target);
+    obs.decode = observe_target(client_, ns, obs.spec->decode_target);
+  }
+
+  const Intent intent = intend(obs);
+  WriteOutcome pw, dw;
+  for (auto [role, ri, out] : {std::tuple{Role::Prefill, &intent.prefill, &pw},
+                               std::tuple{Role::Decode, &intent.decode, &dw}}) {
+    if (!ri->write) continue;
+    const auto& ref = role == Role::Prefill ? obs.spec->prefill_target : obs.spec->decode_target;
+    out->attempted = true;
+    auto r = client_.set_scale({ns, ref.api_version, ref.kind, ref.name}, *ri->write);
+    out->ok = static_cast<bool>(r);
+    if (!r) out->error = r.error().message;
+    log_->info("{}: scale {} {}/{} to {}: {}", key, to_string(role), ref.kind, ref.name, *ri->write,
+               r ? "ok" : r.error().message);
+  }
+
+  const Report rep = report(obs, intent, pw, dw);
+  const json old_status = obj->value("status", json::object());
+  bool failed = false;
+  if (rep.status != old_status) {
+    auto r = client_.patch_pddeployment_status(ns, name, status_patch(old_status, rep.status));
+    if (r) {
+      json updated = *obj;
+      updated["status"] = rep.status;
+      pdds_->update_local(key, updated);
+    } else if (r.error().code != kube::ErrorCode::NotFound) {
+      log_->warn("{}: status update failed: {}", key, r.error().message);
+      failed = true;
+    }
+  }
+  const json involved = {{"apiVersion", kGroupVersion},
+                         {"kind", "PDDeployment"},
+                         {"namespace", ns},
+                         {"name", name},
+                         {"uid", (*obj)["metadata"].value("uid", "")},
+                         {"resourceVersion", (*obj)["metadata"].value("resourceVersion", "")}};
+  for (const auto& e : rep.events) {
+    log_->info("{}: event {} {}: {}", key, e.type, e.reason, e.message);
+    auto r = client_.create_event(ns, {involved, e.type, e.reason, e.message, "Reconcile"});
+    if (!r) log_->warn("{}: cannot record event {}: {}", key, e.reason, r.error().message);
+  }
+
+  if (intent.plan && intent.plan->feasible) {
+    metrics_.replicas(ns, name, "prefill", intent.prefill.desired, obs.prefill.spec_replicas);
+    metrics_.replicas(ns, name, "decode", intent.decode.desired, obs.decode.spec_replicas);
+    metrics_.predicted(ns, name, intent.plan->predicted.ttft_at_percentile_s, intent.plan->predicted.tpot_s);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const bool retry = failed || rep.retry_soon;
+  const std::string result = !intent.valid ? "invalid" : retry ? "retry" : "success";
+  metrics_.reconcile(result, secs);
+  if (retry) queue_.add_rate_limited(key);
+  else queue_.forget(key);
+}
+
+}  // namespace pdscaler::ctl

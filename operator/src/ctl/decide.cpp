@@ -1,0 +1,346 @@
+#include "pdscaler/ctl/decide.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "pdscaler/kube/client.h"
+
+namespace pdscaler::ctl {
+namespace {
+
+using nlohmann::json;
+
+// Kubernetes 1.20 reads an empty string in a merge patch of a custom resource as null, which the
+// schema then refuses: every condition message is non-empty.
+constexpr const char* kHealthy = "targets read and written without errors";
+
+long long generation_of(const json& obj) {
+  return obj.contains("metadata") ? obj["metadata"].value("generation", 0LL) : 0LL;
+}
+
+const json& old_status(const Observation& obs) {
+  static const json kEmpty = json::object();
+  if (obs.object.contains("status") && obs.object["status"].is_object()) return obs.object["status"];
+  return kEmpty;
+}
+
+std::optional<int> old_applied(const Observation& obs, Role r) {
+  const json& st = old_status(obs);
+  const char* key = to_string(r);
+  if (st.contains(key) && st[key].is_object() && st[key].contains("appliedReplicas") &&
+      st[key]["appliedReplicas"].is_number_integer())
+    return st[key]["appliedReplicas"].get<int>();
+  return std::nullopt;
+}
+
+std::string target_text(const codec::ScaleTargetRef& t) { return t.kind + "/" + t.name; }
+
+const json* find_condition(const json& st, const std::string& type) {
+  if (!st.contains("conditions") || !st["conditions"].is_array()) return nullptr;
+  for (const auto& c : st["conditions"])
+    if (c.value("type", "") == type) return &c;
+  return nullptr;
+}
+
+// True when the old Ready condition already said this (so the event was already recorded).
+bool already_said(const json& st, const std::string& reason, const std::string& message) {
+  const json* c = find_condition(st, "Ready");
+  return c && c->value("reason", "") == reason && c->value("message", "") == message;
+}
+
+std::string limit_reason(planner::Constraint c) {
+  switch (c) {
+    case planner::Constraint::PrefillMinReplicas:
+    case planner::Constraint::DecodeMinReplicas: return "MinReplicas";
+    case planner::Constraint::PrefillMaxReplicas:
+    case planner::Constraint::DecodeMaxReplicas: return "MaxReplicas";
+    case planner::Constraint::MaxTotalGpus: return "GpuBudget";
+    case planner::Constraint::None: break;
+  }
+  return "WithinLimits";
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+RoleIntent intend_role(const Observation& obs, Role r, int desired, bool auto_mode,
+                       bool yielded_now, codec::OverridePolicy policy, bool& yield_out) {
+  RoleIntent ri;
+  ri.desired = desired;
+  const TargetObservation& t = r == Role::Prefill ? obs.prefill : obs.decode;
+  if (!auto_mode || !t.read) {
+    ri.applied = auto_mode ? old_applied(obs, r) : std::nullopt;
+    return ri;
+  }
+  const auto applied = old_applied(obs, r);
+  if (yielded_now) {
+    ri.applied = applied;
+    return ri;
+  }
+  if (applied && t.spec_replicas != *applied) {
+    ri.override_detected = true;
+    ri.override_value = t.spec_replicas;
+    if (policy == codec::OverridePolicy::Yield) {
+      yield_out = true;
+      ri.applied = t.spec_replicas;  // the new baseline, so a later spec change is not an override
+      return ri;
+    }
+  }
+  if (t.spec_replicas != desired) ri.write = desired;
+  ri.applied = desired;
+  return ri;
+}
+
+json role_status(const RoleIntent& ri, const TargetObservation& t, int gpus_per_replica) {
+  json s = {{"desiredReplicas", ri.desired},
+            {"currentReplicas", t.spec_replicas},
+            {"readyReplicas", t.ready_replicas},
+            {"gpus", ri.desired * gpus_per_replica},
+            {"summary", fmt::format("{}/{}", t.ready_replicas, ri.desired)}};
+  if (ri.applied) s["appliedReplicas"] = *ri.applied;
+  return s;
+}
+
+json decision_json(const codec::PDDeployment& d, const planner::Plan& p) {
+  json explanation = json::object();
+  for (const auto& q : planner::explain(p))
+    explanation[q.name] = std::isfinite(q.value) ? json(q.value) : json(nullptr);
+  const auto& x = p.d;
+  return {
+      {"plan", p.notation},
+      {"feasible", p.feasible},
+      {"meetsSlo", p.meets_slo},
+      {"inputs",
+       {{"tokensPerSecond", x.total_tokens_per_s},
+        {"requestsPerSecond", x.request_rate},
+        {"inputLength", x.input_length},
+        {"outputLength", x.output_length},
+        {"ttft", codec::format_duration(d.plan.slo.ttft_s)},
+        {"tpot", codec::format_duration(d.plan.slo.tpot_s)},
+        {"ttftPercentile", d.plan.slo.ttft_percentile}}},
+      {"explanation", explanation},
+  };
+}
+
+}  // namespace
+
+const char* to_string(Role r) { return r == Role::Prefill ? "prefill" : "decode"; }
+
+void set_condition(json& conditions, const std::string& type, bool status, const std::string& reason,
+                   const std::string& message, long long generation, const std::string& now) {
+  if (!conditions.is_array()) conditions = json::array();
+  const std::string s = status ? "True" : "False";
+  const std::string msg = message.empty() ? reason : message;
+  for (auto& c : conditions) {
+    if (c.value("type", "") != type) continue;
+    if (c.value("status", "") != s) c["lastTransitionTime"] = now;
+    c["status"] = s;
+    c["reason"] = reason;
+    c["message"] = msg;
+    c["observedGeneration"] = generation;
+    return;
+  }
+  conditions.push_back({{"type", type},
+                        {"status", s},
+                        {"reason", reason},
+                        {"message", msg},
+                        {"lastTransitionTime", now},
+                        {"observedGeneration", generation}});
+}
+
+Intent intend(const Observation& obs) {
+  Intent in;
+  if (!obs.spec) return in;
+  in.valid = true;
+  const codec::PDDeployment& d = *obs.spec;
+  in.plan = planner::plan(d.plan);
+  if (!in.plan->feasible) return in;
+
+  const bool auto_mode = d.mode == codec::Mode::Auto;
+  const long long gen = generation_of(obs.object);
+  const json& st = old_status(obs);
+  const bool yielded_now = auto_mode && st.contains("yieldedGeneration") &&
+                           st["yieldedGeneration"].is_number_integer() &&
+                           st["yieldedGeneration"].get<long long>() == gen;
+  bool yield = false;
+  in.prefill = intend_role(obs, Role::Prefill, in.plan->prefill.replicas, auto_mode, yielded_now,
+                           d.on_override, yield);
+  in.decode = intend_role(obs, Role::Decode, in.plan->decode.replicas, auto_mode, yielded_now,
+                          d.on_override, yield);
+  if (yield) {
+    // One role overridden under Yield: stop writing both until the spec changes.
+    in.prefill.write.reset();
+    in.decode.write.reset();
+    if (!in.prefill.override_detected) in.prefill.applied = obs.prefill.spec_replicas;
+    if (!in.decode.override_detected) in.decode.applied = obs.decode.spec_replicas;
+  }
+  in.yielded = yielded_now || yield;
+  if (in.yielded) in.yield_generation = gen;
+  return in;
+}
+
+Report report(const Observation& obs, const Intent& intent, const WriteOutcome& prefill_w,
+              const WriteOutcome& decode_w) {
+  Report rep;
+  const json& old = old_status(obs);
+  const long long gen = generation_of(obs.object);
+  const std::string now = kube::format_time(obs.now);
+  json st = json::object();
+  json conditions = old.contains("conditions") ? old["conditions"] : json::array();
+  auto cond = [&](const std::string& type, bool status, const std::string& reason, const std::string& msg) {
+    set_condition(conditions, type, status, reason, msg, gen, now);
+  };
+  auto warn = [&](const std::string& reason, const std::string& msg) {
+    rep.events.push_back({"Warning", reason, msg});
+  };
+  st["observedGeneration"] = gen;
+
+  if (!intent.valid) {
+    const std::string msg = obs.spec_error;
+    if (!already_said(old, "InvalidSpec", msg)) warn("InvalidSpec", msg);
+    cond("Ready", false, "InvalidSpec", msg);
+    cond("ScalingActive", false, "InvalidSpec", "no replicas are written while the spec is invalid");
+    cond("Degraded", true, "InvalidSpec", msg);
+    st["conditions"] = conditions;
+    if (old.contains("lastDecision")) st["lastDecision"] = old["lastDecision"];
+    rep.status = st;
+    return rep;
+  }
+
+  const codec::PDDeployment& d = *obs.spec;
+  const planner::Plan& p = *intent.plan;
+  json decision = decision_json(d, p);
+  const json old_decision = old.value("lastDecision", json::object());
+  json old_decision_untimed = old_decision;
+  old_decision_untimed.erase("time");
+  decision["time"] = old_decision_untimed == decision && old_decision.contains("time") ? old_decision["time"] : json(now);
+  st["lastDecision"] = decision;
+
+  if (!p.feasible) {
+    const std::string msg = join(p.reasons, "; ");
+    if (!already_said(old, "Infeasible", msg)) warn("Infeasible", msg);
+    cond("Ready", false, "Infeasible", msg);
+    cond("ScalingActive", false, "Infeasible", "no replicas are written while no count can meet the SLOs");
+    cond("Degraded", false, "AsExpected", kHealthy);
+    st["conditions"] = conditions;
+    rep.status = st;
+    return rep;
+  }
+
+  st["plan"] = p.notation;
+  st["prefill"] = role_status(intent.prefill, obs.prefill, d.plan.prefill.gpus_per_replica);
+  st["decode"] = role_status(intent.decode, obs.decode, d.plan.decode.gpus_per_replica);
+  if (intent.yield_generation) st["yieldedGeneration"] = *intent.yield_generation;
+
+  // Missing targets and failed reads or writes.
+  std::vector<std::string> missing, degraded;
+  for (auto [role, t, ref] : {std::tuple{Role::Prefill, &obs.prefill, &d.prefill_target},
+                              std::tuple{Role::Decode, &obs.decode, &d.decode_target}}) {
+    if (t->not_found)
+      missing.push_back(fmt::format("{} target {} not found", to_string(role), target_text(*ref)));
+    else if (!t->read)
+      degraded.push_back(fmt::format("cannot read {} target {}: {}", to_string(role), target_text(*ref), t->error));
+  }
+  for (auto [role, w, ri, ref] : {std::tuple{Role::Prefill, &prefill_w, &intent.prefill, &d.prefill_target},
+                                  std::tuple{Role::Decode, &decode_w, &intent.decode, &d.decode_target}}) {
+    if (!w->attempted) continue;
+    const auto& t = role == Role::Prefill ? obs.prefill : obs.decode;
+    if (w->ok) {
+      rep.events.push_back({"Normal", "SuccessfulRescale",
+                            fmt::format("scaled {} {} from {} to {} (plan {})", to_string(role),
+                                        target_text(*ref), t.spec_replicas, *ri->write, p.notation)});
+    } else {
+      const std::string msg = fmt::format("cannot scale {} {} to {}: {}", to_string(role),
+                                          target_text(*ref), *ri->write, w->error);
+      degraded.push_back(msg);
+      warn("FailedRescale", msg);
+      // Not written: keep the old record so the next attempt is not taken for an override.
+      const auto prev = old_applied(obs, role);
+      json& rs = st[to_string(role)];
+      if (prev) rs["appliedReplicas"] = *prev; else rs.erase("appliedReplicas");
+    }
+  }
+
+  // Overrides.
+  std::vector<std::string> overrides;
+  for (auto [role, ri, ref] : {std::tuple{Role::Prefill, &intent.prefill, &d.prefill_target},
+                               std::tuple{Role::Decode, &intent.decode, &d.decode_target}}) {
+    if (!ri->override_detected) continue;
+    const auto prev = old_applied(obs, role);
+    overrides.push_back(fmt::format("{} {} set to {} by someone else (pdscaler had set {}); {}",
+                                    to_string(role), target_text(*ref), ri->override_value,
+                                    prev ? *prev : 0,
+                                    d.on_override == codec::OverridePolicy::Yield
+                                        ? "yielding until the spec changes"
+                                        : fmt::format("reasserting {}", ri->desired)));
+  }
+  for (const auto& o : overrides) warn("ExternalOverride", o);
+  if (!overrides.empty())
+    cond("ExternalOverride", true, intent.yielded ? "Yielded" : "Reasserted", join(overrides, "; "));
+  else if (intent.yielded)
+    cond("ExternalOverride", true, "Yielded", "replicas were changed by someone else; not writing until the spec changes");
+  else
+    cond("ExternalOverride", false, "NoOverride", "the workloads have the replicas pdscaler set");
+
+  // Ready, ScalingActive.
+  const bool auto_mode = d.mode == codec::Mode::Auto;
+  const int pd = intent.prefill.desired, dd = intent.decode.desired;
+  if (!missing.empty()) {
+    const std::string msg = join(missing, "; ");
+    if (!already_said(old, "TargetNotFound", msg)) warn("TargetNotFound", msg);
+    cond("Ready", false, "TargetNotFound", msg);
+    cond("ScalingActive", false, "TargetNotFound", msg);
+    rep.retry_soon = true;
+  } else if (!auto_mode) {
+    const std::string m = d.mode == codec::Mode::Recommend ? "Recommend" : "Off";
+    cond("Ready", true, d.mode == codec::Mode::Recommend ? "Recommended" : "Off",
+         fmt::format("plan {}; mode {} does not write replicas", p.notation, m));
+    cond("ScalingActive", false, d.mode == codec::Mode::Recommend ? "RecommendOnly" : "Off",
+         fmt::format("spec.mode is {}", m));
+  } else if (intent.yielded) {
+    cond("Ready", false, "Yielded", "replicas were changed by someone else; spec.scaling.onOverride is Yield");
+    cond("ScalingActive", false, "Yielded", "not writing replicas until the spec changes");
+  } else {
+    const int pr = obs.prefill.ready_replicas, dr = obs.decode.ready_replicas;
+    const bool prefill_at = (prefill_w.attempted ? prefill_w.ok : true);
+    const bool decode_at = (decode_w.attempted ? decode_w.ok : true);
+    const bool ready = !prefill_w.attempted && !decode_w.attempted && pr >= pd && dr >= dd &&
+                       obs.prefill.spec_replicas == pd && obs.decode.spec_replicas == dd;
+    const std::string counts = fmt::format("plan {}: prefill {}/{} ready, decode {}/{} ready",
+                                           p.notation, pr, pd, dr, dd);
+    cond("Ready", ready, ready ? "AsPlanned" : "ScalingInProgress", counts);
+    cond("ScalingActive", prefill_at && decode_at, prefill_at && decode_at ? "Scaling" : "FailedRescale",
+         prefill_at && decode_at ? "replicas are written through /scale" : join(degraded, "; "));
+  }
+  if (!degraded.empty() || !missing.empty()) {
+    std::vector<std::string> all = missing;
+    all.insert(all.end(), degraded.begin(), degraded.end());
+    cond("Degraded", true, !degraded.empty() ? "ApiError" : "TargetNotFound", join(all, "; "));
+    rep.retry_soon = true;
+  } else {
+    cond("Degraded", false, "AsExpected", kHealthy);
+  }
+
+  // ScalingLimited: which constraint, if any, moved the counts.
+  if (p.limits.empty()) {
+    cond("ScalingLimited", false, "WithinLimits", "the SLO model alone sets the counts");
+  } else {
+    std::vector<std::string> fields;
+    for (auto c : p.limits) fields.push_back(planner::constraint_field(c));
+    planner::Constraint main = p.limits.back();
+    cond("ScalingLimited", true, limit_reason(main),
+         fmt::format("{} binds: the model needs {:.3f} prefill and {:.3f} decode replicas; plan {} {}",
+                     join(fields, ", "), p.d.prefill_exact, p.d.decode_exact, p.notation,
+                     p.meets_slo ? "still meets the SLOs" : "does not meet the SLOs at this load"));
+  }
+
+  st["conditions"] = conditions;
+  rep.status = st;
+  return rep;
+}
+
+}  // namespace pdscaler::ctl

@@ -1,0 +1,105 @@
+#include "pdscaler/ctl/informer.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace pdscaler::ctl {
+
+using nlohmann::json;
+
+Informer::Informer(kube::KubeClient& client, std::string collection, OnChange on_change, OnError on_error)
+    : client_(client), collection_(std::move(collection)), on_change_(std::move(on_change)),
+      on_error_(std::move(on_error)) {}
+
+std::string Informer::key_of(const json& o) {
+  const json& m = o["metadata"];
+  return m.value("namespace", "") + "/" + m.value("name", "");
+}
+
+bool Informer::sleep_unless_stopped(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!stopped_ && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return !stopped_;
+}
+
+void Informer::run() {
+  std::chrono::milliseconds backoff(200);
+  const std::chrono::milliseconds max_backoff(5000);
+  while (!stopped_) {
+    auto listed = client_.list(collection_);
+    if (!listed) {
+      if (on_error_) on_error_(listed.error());
+      if (!sleep_unless_stopped(backoff)) break;
+      backoff = std::min(backoff * 2, max_backoff);
+      continue;
+    }
+    std::vector<std::pair<std::string, std::optional<json>>> changes;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::map<std::string, json> fresh;
+      for (auto& item : listed->items) fresh[key_of(item)] = std::move(item);
+      for (const auto& [k, v] : items_)
+        if (!fresh.count(k)) changes.emplace_back(k, std::nullopt);
+      for (const auto& [k, v] : fresh) changes.emplace_back(k, v);
+      items_ = std::move(fresh);
+    }
+    synced_ = true;
+    for (const auto& [k, v] : changes) on_change_(k, v ? &*v : nullptr);
+
+    std::string rv = listed->resource_version;
+    while (!stopped_) {
+      auto w = client_.watch(collection_, rv, 60, [&](const std::string& type, const json& obj) {
+        rv = obj["metadata"].value("resourceVersion", rv);
+        if (type == "BOOKMARK") return !stopped_;
+        const std::string key = key_of(obj);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (type == "DELETED") items_.erase(key); else items_[key] = obj;
+        }
+        on_change_(key, type == "DELETED" ? nullptr : &obj);
+        return !stopped_;
+      });
+      if (stopped_) break;
+      if (w) {
+        backoff = std::chrono::milliseconds(200);
+        continue;  // the server ended a quiet watch: watch again from rv
+      }
+      if (w.error().code == kube::ErrorCode::Gone) break;  // relist
+      if (on_error_) on_error_(w.error());
+      if (!sleep_unless_stopped(backoff)) break;
+      backoff = std::min(backoff * 2, max_backoff);
+      break;  // relist after an error: events may have been missed
+    }
+  }
+}
+
+void Informer::stop() { stopped_ = true; }
+
+std::optional<json> Informer::get(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = items_.find(key);
+  if (it == items_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> Informer::keys() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [k, v] : items_) out.push_back(k);
+  return out;
+}
+
+std::vector<json> Informer::objects() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<json> out;
+  for (const auto& [k, v] : items_) out.push_back(v);
+  return out;
+}
+
+void Informer::update_local(const std::string& key, const json& object) {
+  std::lock_guard<std::mutex> lock(mu_);
+  items_[key] = object;
+}
+
+}  // namespace pdscaler::ctl

@@ -1,0 +1,194 @@
+// The reconciler's decisions, table by table: writes, overrides, modes, failures, and status that
+// changes only when something changed.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "pdscaler/ctl/decide.h"
+
+namespace pdscaler::ctl {
+namespace {
+
+using nlohmann::json;
+
+std::string example_text() {
+  std::ifstream f(std::string(PDSCALER_SOURCE_DIR) + "/crds/examples/deepseek-v31-h200.yaml");
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class Decide : public ::testing::Test {
+ protected:
+  Observation obs(int prefill_replicas, int decode_replicas, int ready_p = -1, int ready_d = -1) {
+    Observation o;
+    o.object = {{"metadata", {{"name", "deepseek-v31"}, {"generation", generation}}}, {"status", status}};
+    auto d = codec::decode_pddeployment(text);
+    if (d) o.spec = *d; else o.spec_error = d.error().front().path + ": " + d.error().front().message;
+    o.prefill = {true, false, "", prefill_replicas, ready_p < 0 ? prefill_replicas : ready_p};
+    o.decode = {true, false, "", decode_replicas, ready_d < 0 ? decode_replicas : ready_d};
+    o.now = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000 + tick++));
+    return o;
+  }
+
+  // One reconcile where every intended write succeeds; the status is fed back as the API would.
+  std::pair<Intent, Report> step(const Observation& o) {
+    Intent i = intend(o);
+    WriteOutcome p{i.prefill.write.has_value(), true, ""}, d{i.decode.write.has_value(), true, ""};
+    Report r = report(o, i, p, d);
+    status = r.status;
+    return {i, r};
+  }
+
+  static std::string cond(const json& st, const std::string& type, const char* field = "reason") {
+    for (const auto& c : st["conditions"])
+      if (c["type"] == type) return c[field];
+    return "";
+  }
+  static bool has_event(const Report& r, const std::string& reason) {
+    for (const auto& e : r.events)
+      if (e.reason == reason) return true;
+    return false;
+  }
+
+  std::string text = example_text();
+  json status = json::object();
+  long long generation = 1;
+  int tick = 0;
+};
+
+TEST_F(Decide, FirstReconcileWritesThePlanAndRecordsIt) {
+  auto [i, r] = step(obs(1, 1));
+  ASSERT_TRUE(i.prefill.write);
+  EXPECT_EQ(*i.prefill.write, 4);
+  EXPECT_EQ(*i.decode.write, 4);
+  EXPECT_EQ(r.status["plan"], "4P4D");
+  EXPECT_EQ(r.status["prefill"]["appliedReplicas"], 4);
+  EXPECT_EQ(r.status["prefill"]["gpus"], 32);
+  EXPECT_EQ(r.status["observedGeneration"], 1);
+  EXPECT_TRUE(has_event(r, "SuccessfulRescale"));
+  EXPECT_EQ(cond(r.status, "Ready"), "ScalingInProgress");
+  EXPECT_EQ(cond(r.status, "ScalingActive"), "Scaling");
+  EXPECT_EQ(cond(r.status, "ScalingLimited"), "WithinLimits");
+}
+
+TEST_F(Decide, SettledFleetIsReadyAndStatusStopsChanging) {
+  step(obs(1, 1));
+  auto [i, r] = step(obs(4, 4));
+  EXPECT_FALSE(i.prefill.write);
+  EXPECT_FALSE(i.decode.write);
+  EXPECT_EQ(cond(r.status, "Ready"), "AsPlanned");
+  EXPECT_EQ(r.status["prefill"]["summary"], "4/4");
+  const json settled = r.status;
+  auto [i2, r2] = step(obs(4, 4));
+  EXPECT_EQ(r2.status, settled);  // so the controller skips the status write
+  EXPECT_TRUE(r2.events.empty());
+}
+
+TEST_F(Decide, LastTransitionTimeMovesOnlyWhenStatusFlips) {
+  step(obs(1, 1));
+  const std::string t0 = cond(status, "Ready", "lastTransitionTime");
+  step(obs(4, 4, 2, 2));  // still not ready: same status, new message
+  EXPECT_EQ(cond(status, "Ready", "lastTransitionTime"), t0);
+  step(obs(4, 4));
+  EXPECT_NE(cond(status, "Ready", "lastTransitionTime"), t0);
+}
+
+TEST_F(Decide, ExternalOverrideIsReassertedByDefault) {
+  step(obs(1, 1));
+  auto [i, r] = step(obs(7, 4));  // someone scaled prefill to 7
+  EXPECT_TRUE(i.prefill.override_detected);
+  ASSERT_TRUE(i.prefill.write);
+  EXPECT_EQ(*i.prefill.write, 4);
+  EXPECT_TRUE(has_event(r, "ExternalOverride"));
+  EXPECT_EQ(cond(r.status, "ExternalOverride"), "Reasserted");
+}
+
+TEST_F(Decide, YieldStopsWritingUntilTheSpecChanges) {
+  text.replace(text.find("rounding: Ceil"), 14, "rounding: Ceil, onOverride: Yield");
+  step(obs(1, 1));
+  auto [i, r] = step(obs(7, 4));
+  EXPECT_FALSE(i.prefill.write);
+  EXPECT_TRUE(i.yielded);
+  EXPECT_EQ(r.status["yieldedGeneration"], 1);
+  EXPECT_EQ(cond(r.status, "ScalingActive"), "Yielded");
+  auto [i2, r2] = step(obs(7, 4));  // still yielded, no new event
+  EXPECT_FALSE(i2.prefill.write);
+  EXPECT_FALSE(has_event(r2, "ExternalOverride"));
+  generation = 2;  // the spec was edited
+  auto [i3, r3] = step(obs(7, 4));
+  EXPECT_FALSE(i3.prefill.override_detected);
+  ASSERT_TRUE(i3.prefill.write);
+  EXPECT_EQ(*i3.prefill.write, 4);
+  EXPECT_FALSE(r3.status.contains("yieldedGeneration"));
+}
+
+TEST_F(Decide, RecommendNeverWrites) {
+  text.replace(text.find("mode: Auto"), 10, "mode: Recommend");
+  auto [i, r] = step(obs(1, 1));
+  EXPECT_FALSE(i.prefill.write);
+  EXPECT_FALSE(i.decode.write);
+  EXPECT_EQ(r.status["plan"], "4P4D");
+  EXPECT_EQ(cond(r.status, "ScalingActive"), "RecommendOnly");
+  EXPECT_FALSE(r.status["prefill"].contains("appliedReplicas"));
+}
+
+TEST_F(Decide, InvalidSpecIsAConditionNotAWrite) {
+  text.replace(text.find("mode: Auto"), 10, "mode: Sometimes");
+  auto [i, r] = step(obs(1, 1));
+  EXPECT_FALSE(i.valid);
+  EXPECT_EQ(cond(r.status, "Ready"), "InvalidSpec");
+  EXPECT_NE(cond(r.status, "Ready", "message").find("spec.mode"), std::string::npos);
+  EXPECT_TRUE(has_event(r, "InvalidSpec"));
+  auto [i2, r2] = step(obs(1, 1));
+  EXPECT_FALSE(has_event(r2, "InvalidSpec"));  // said once, not every reconcile
+}
+
+TEST_F(Decide, InfeasibleIsAConditionWithTheNumbers) {
+  text.replace(text.find("tpot: 20ms, ttft"), 16, "tpot: 5ms, ttft");
+  auto [i, r] = step(obs(1, 1));
+  EXPECT_FALSE(i.prefill.write);
+  EXPECT_EQ(cond(r.status, "Ready"), "Infeasible");
+  EXPECT_NE(cond(r.status, "Ready", "message").find("9 ms, above slo.tpot 5 ms"), std::string::npos);
+  EXPECT_TRUE(has_event(r, "Infeasible"));
+}
+
+TEST_F(Decide, MissingTargetIsRetried) {
+  Observation o = obs(1, 1);
+  o.decode = {false, true, "deployments.apps \"dsv31-decode\" not found", 0, 0};
+  Intent i = intend(o);
+  Report r = report(o, i, {i.prefill.write.has_value(), true, ""}, {});
+  EXPECT_FALSE(i.decode.write);
+  EXPECT_TRUE(r.retry_soon);
+  EXPECT_EQ(cond(r.status, "Ready"), "TargetNotFound");
+  EXPECT_TRUE(has_event(r, "TargetNotFound"));
+}
+
+TEST_F(Decide, FailedWriteKeepsTheOldRecordAndSaysSo) {
+  Observation o = obs(1, 1);
+  Intent i = intend(o);
+  Report r = report(o, i, {true, false, "connection refused"}, {true, true, ""});
+  EXPECT_FALSE(r.status["prefill"].contains("appliedReplicas"));
+  EXPECT_EQ(r.status["decode"]["appliedReplicas"], 4);
+  EXPECT_TRUE(has_event(r, "FailedRescale"));
+  EXPECT_EQ(cond(r.status, "Degraded"), "ApiError");
+  EXPECT_TRUE(r.retry_soon);
+}
+
+TEST_F(Decide, LimitedPlanSaysWhichConstraintBinds) {
+  text.replace(text.find("maxReplicas: 16"), 15, "maxReplicas: 2");
+  auto [i, r] = step(obs(1, 1));
+  EXPECT_EQ(*i.prefill.write, 2);
+  EXPECT_EQ(cond(r.status, "ScalingLimited"), "MaxReplicas");
+  EXPECT_NE(cond(r.status, "ScalingLimited", "message").find("prefill.maxReplicas"), std::string::npos);
+}
+
+TEST_F(Decide, NoConditionMessageIsEmpty) {
+  step(obs(1, 1));
+  auto [i, r] = step(obs(4, 4));
+  for (const auto& c : r.status["conditions"]) EXPECT_FALSE(c["message"].get<std::string>().empty()) << c.dump();
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl
