@@ -23,6 +23,7 @@ if command -v npm >/dev/null; then
   need_pkgs=("${need_pkgs[@]/npm}")
   if command -v node >/dev/null; then need_pkgs=("${need_pkgs[@]/nodejs}"); fi
 fi
+command -v python3 >/dev/null || need_pkgs+=(python3)
 read -r -a need_pkgs <<<"${need_pkgs[*]}"
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"

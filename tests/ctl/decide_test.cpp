@@ -192,3 +192,36 @@ TEST_F(Decide, NoConditionMessageIsEmpty) {
 
 }  // namespace
 }  // namespace pdscaler::ctl
+
+#include <yaml-cpp/yaml.h>
+
+namespace pdscaler::ctl {
+namespace {
+
+// Every key the reconciler writes into status must be declared in the CRD, or the API server
+// prunes it silently (and with it the state the next reconcile needs).
+void expect_declared(const json& value, const YAML::Node& schema, const std::string& path) {
+  if (schema["x-kubernetes-preserve-unknown-fields"].IsDefined()) return;
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const YAML::Node sub = schema["properties"][it.key()];
+      ASSERT_TRUE(sub.IsDefined()) << path + "." + it.key() << " is not in the CRD's status schema";
+      expect_declared(it.value(), sub, path + "." + it.key());
+    }
+  } else if (value.is_array()) {
+    for (const auto& e : value) expect_declared(e, schema["items"], path + "[]");
+  }
+}
+
+TEST_F(Decide, EveryStatusFieldIsInTheCrdSchema) {
+  const YAML::Node crd = YAML::LoadFile(std::string(PDSCALER_SOURCE_DIR) + "/crds/pdscaler.io_pddeployments.yaml");
+  const YAML::Node schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
+  text.replace(text.find("rounding: Ceil"), 14, "rounding: Ceil, onOverride: Yield");
+  step(obs(1, 1));
+  auto [i, r] = step(obs(7, 4));  // yielded: every optional field is present
+  ASSERT_TRUE(r.status.contains("yieldedGeneration"));
+  expect_declared(r.status, schema, "status");
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl

@@ -146,7 +146,7 @@ operator_up() {
   mport=$(free_port); hport=$(free_port)
   start "operator-$name" "$BUILD/bin/pdscaler-operator" --kubeconfig "$WORK/operator.kubeconfig" \
     --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" \
-    --log-format text "$@"
+    --log-format text --log-level debug "$@"
   printf -v "OP_METRICS_$name" '%s' "$mport"
   printf -v "OP_HEALTH_$name" '%s' "$hport"
   wait_for 30 "operator $name ready" curl -sf "http://127.0.0.1:$hport/readyz"

@@ -72,10 +72,23 @@ Controller::Controller(kube::KubeClient& client, SelfMetrics& metrics, Controlle
 
 Controller::~Controller() { stop(); }
 
+void Controller::guarded(const char* what, const std::function<void()>& body) {
+  // A bug in one loop must not take the operator down: log it and start the loop again.
+  while (!stopped_) {
+    try {
+      body();
+      return;
+    } catch (const std::exception& e) {
+      log_->error("{} failed: {}; restarting it", what, e.what());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+}
+
 void Controller::start() {
-  threads_.emplace_back([this] { pdds_->run(); });
-  threads_.emplace_back([this] { deployments_->run(); });
-  threads_.emplace_back([this] { worker(); });
+  threads_.emplace_back([this] { guarded("PDDeployment informer", [this] { pdds_->run(); }); });
+  threads_.emplace_back([this] { guarded("Deployment informer", [this] { deployments_->run(); }); });
+  threads_.emplace_back([this] { guarded("worker", [this] { worker(); }); });
   threads_.emplace_back([this] {
     // Level-triggered safety net: look at everything again now and then (targets of kinds we do
     // not watch, missed events).
@@ -156,6 +169,8 @@ void Controller::reconcile(const std::string& key) {
     return;
   }
 
+  log_->debug("{}: reconciling generation {} resourceVersion {}", key,
+              (*obj)["metadata"].value("generation", 0LL), (*obj)["metadata"].value("resourceVersion", ""));
   Observation obs;
   obs.object = *obj;
   obs.now = std::chrono::system_clock::now();
@@ -186,11 +201,12 @@ void Controller::reconcile(const std::string& key) {
   const json old_status = obj->value("status", json::object());
   bool failed = false;
   if (rep.status != old_status) {
+    if (log_->should_log(spdlog::level::trace))
+      log_->trace("{}: status change {}", key, json::diff(old_status, rep.status).dump());
     auto r = client_.patch_pddeployment_status(ns, name, status_patch(old_status, rep.status));
     if (r) {
-      json updated = *obj;
-      updated["status"] = rep.status;
-      pdds_->update_local(key, updated);
+      log_->debug("{}: status written at resourceVersion {}", key, (*r)["metadata"].value("resourceVersion", ""));
+      pdds_->update_local(key, *r);  // the server's newest copy, so the next look sees our status
     } else if (r.error().code != kube::ErrorCode::NotFound) {
       log_->warn("{}: status update failed: {}", key, r.error().message);
       failed = true;

@@ -283,6 +283,10 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
     cond("ExternalOverride", true, intent.yielded ? "Yielded" : "Reasserted", join(overrides, "; "));
   else if (intent.yielded)
     cond("ExternalOverride", true, "Yielded", "replicas were changed by someone else; not writing until the spec changes");
+  else if (const json* c = find_condition(old, "ExternalOverride");
+           c && c->value("status", "") == "True" && c->value("reason", "") == "Reasserted" &&
+           c->value("observedGeneration", -1LL) == gen)
+    ;  // the last override stays reported until the spec changes, so SREs see the tug of war
   else
     cond("ExternalOverride", false, "NoOverride", "the workloads have the replicas pdscaler set");
 

@@ -11,7 +11,21 @@ Informer::Informer(kube::KubeClient& client, std::string collection, OnChange on
     : client_(client), collection_(std::move(collection)), on_change_(std::move(on_change)),
       on_error_(std::move(on_error)) {}
 
+namespace {
+// resourceVersion is opaque by contract, but etcd3's are increasing integers; only when both parse
+// is an event recognised as older than the copy we hold.
+bool older(const json& a, const json& b) {
+  try {
+    return std::stoll(a["metadata"].value("resourceVersion", "")) <
+           std::stoll(b["metadata"].value("resourceVersion", ""));
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+}  // namespace
+
 std::string Informer::key_of(const json& o) {
+  if (!o.is_object() || !o.contains("metadata") || !o["metadata"].is_object()) return "/";
   const json& m = o["metadata"];
   return m.value("namespace", "") + "/" + m.value("name", "");
 }
@@ -38,7 +52,10 @@ void Informer::run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       std::map<std::string, json> fresh;
-      for (auto& item : listed->items) fresh[key_of(item)] = std::move(item);
+      for (auto& item : listed->items) {
+        const std::string key = key_of(item);  // before the move: json's operator= takes by value
+        fresh[key] = std::move(item);
+      }
       for (const auto& [k, v] : items_)
         if (!fresh.count(k)) changes.emplace_back(k, std::nullopt);
       for (const auto& [k, v] : fresh) changes.emplace_back(k, v);
@@ -50,12 +67,19 @@ void Informer::run() {
     std::string rv = listed->resource_version;
     while (!stopped_) {
       auto w = client_.watch(collection_, rv, 60, [&](const std::string& type, const json& obj) {
+        if (!obj.is_object() || !obj.contains("metadata")) return !stopped_;
         rv = obj["metadata"].value("resourceVersion", rv);
         if (type == "BOOKMARK") return !stopped_;
         const std::string key = key_of(obj);
         {
           std::lock_guard<std::mutex> lock(mu_);
-          if (type == "DELETED") items_.erase(key); else items_[key] = obj;
+          if (type == "DELETED") {
+            items_.erase(key);
+          } else if (auto it = items_.find(key); it != items_.end() && older(obj, it->second)) {
+            return !stopped_;  // we already hold a newer copy (written by us)
+          } else {
+            items_[key] = obj;
+          }
         }
         on_change_(key, type == "DELETED" ? nullptr : &obj);
         return !stopped_;
@@ -99,7 +123,8 @@ std::vector<json> Informer::objects() const {
 
 void Informer::update_local(const std::string& key, const json& object) {
   std::lock_guard<std::mutex> lock(mu_);
-  items_[key] = object;
+  auto it = items_.find(key);
+  if (it == items_.end() || !older(object, it->second)) items_[key] = object;
 }
 
 }  // namespace pdscaler::ctl

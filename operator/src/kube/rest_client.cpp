@@ -114,13 +114,11 @@ class RestClient final : public KubeClient {
     return group_version_path(api_version) + (ns.empty() ? "" : "/namespaces/" + ns) + "/" + *plural;
   }
 
-  Result<void> patch_pddeployment_status(const std::string& ns, const std::string& name,
+  Result<json> patch_pddeployment_status(const std::string& ns, const std::string& name,
                                          const json& status) override {
     const json patch = {{"status", status}};
-    auto r = call("patch", req("PATCH", kPDDeployments + ns + "/pddeployments/" + name + "/status",
-                            patch.dump(), kMergePatch));
-    if (!r) return tl::unexpected(r.error());
-    return {};
+    return call("patch", req("PATCH", kPDDeployments + ns + "/pddeployments/" + name + "/status",
+                             patch.dump(), kMergePatch));
   }
 
   Result<void> create_event(const std::string& ns, const Event& e) override {

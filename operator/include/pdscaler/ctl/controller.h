@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -39,6 +40,7 @@ class Controller {
   void worker();
   void enqueue_all();
   void on_workload_change(const nlohmann::json* workload);
+  void guarded(const char* what, const std::function<void()>& body);
 
   kube::KubeClient& client_;
   SelfMetrics& metrics_;

@@ -97,8 +97,8 @@ class KubeClient {
   virtual Result<std::string> collection_path(const std::string& api_version, const std::string& kind,
                                               const std::string& namespace_) = 0;
 
-  // PDDeployment status (merge patch on the status subresource).
-  virtual Result<void> patch_pddeployment_status(const std::string& namespace_, const std::string& name,
+  // PDDeployment status (merge patch on the status subresource); returns the updated object.
+  virtual Result<nlohmann::json> patch_pddeployment_status(const std::string& namespace_, const std::string& name,
                                                  const nlohmann::json& status) = 0;
   virtual Result<void> create_event(const std::string& namespace_, const Event& e) = 0;
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Scenario 9: the operator runs with a ServiceAccount token bound to the least-privilege RBAC the
+# chart ships (every scenario does); here it does its whole job with it, and `kubectl auth can-i`
+# shows what it cannot do.
+source "$(dirname "$0")/lib.sh"
+cluster_up 8 8
+operator_up a --leader-elect --leader-election-namespace pdscaler-system
+gpu_deployment dsv31-prefill 8
+gpu_deployment dsv31-decode 8
+k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
+wait_for 30 "scaled with the ServiceAccount's token" replicas_are dsv31-prefill 4
+wait_for 60 "Ready" condition_is deepseek-v31 Ready True/AsPlanned
+has_event SuccessfulRescale || fail "events written"
+grep -q 'from kubeconfig .*operator.kubeconfig' "$WORK/operator-a.log" || fail "operator did not use the SA kubeconfig"
+
+sa=system:serviceaccount:pdscaler-system:pdscaler-operator
+can() { k auth can-i --as "$sa" "$@" 2>/dev/null || true; }
+assert_eq yes "$(can patch deployments.apps --subresource=scale -n default)" "can patch deployments/scale"
+assert_eq yes "$(can patch pddeployments.pdscaler.io --subresource=status -n default)" "can patch pddeployments/status"
+assert_eq yes "$(can create events -n default)" "can create events"
+assert_eq yes "$(can update leases.coordination.k8s.io -n pdscaler-system)" "can update its Lease"
+assert_eq no "$(can get secrets -n default)" "cannot read Secrets"
+assert_eq no "$(can get secrets -n pdscaler-system)" "cannot read Secrets in its own namespace"
+assert_eq no "$(can patch deployments.apps -n default)" "cannot patch Deployments beyond /scale"
+assert_eq no "$(can delete pods -n default)" "cannot delete pods"
+assert_eq no "$(can patch pddeployments.pdscaler.io -n default)" "cannot edit PDDeployment specs"
+assert_eq no "$(can update leases.coordination.k8s.io -n default)" "cannot touch Leases elsewhere"
+assert_eq no "$(can create pods -n default)" "cannot create pods"
+log "PASS"
