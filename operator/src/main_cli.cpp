@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/plan_command.h"
+#include "cli/simulate_command.h"
 
 namespace {
 
@@ -63,11 +64,38 @@ int main(int argc, char** argv) {
                        "what-if share of input tokens served from cache, [0, 1)")
       ->check(CLI::Range(0.0, 0.999999));
 
+  SimulateOptions so;
+  CLI::App* sim_cmd = app.add_subcommand(
+      "simulate", "Replay a trace or synthetic load under scaling policies: SLO attainment, GPU-hours, goodput");
+  sim_cmd->add_option("-f,--file", so.file, "PDDeployment manifest (profiles, SLOs, limits)")->required();
+  sim_cmd->add_option("--trace", so.trace, "trace file (default: synthetic Poisson load)");
+  sim_cmd->add_option("--trace-format", so.trace_format, "azure | csv | jsonl")
+      ->check(CLI::IsMember({"azure", "csv", "jsonl"}))->capture_default_str();
+  sim_cmd->add_option("--timestamp-field", so.timestamp_field, "csv/jsonl: arrival time field")->capture_default_str();
+  sim_cmd->add_option("--input-field", so.input_field, "csv/jsonl: input tokens field")->capture_default_str();
+  sim_cmd->add_option("--output-field", so.output_field, "csv/jsonl: output tokens field")->capture_default_str();
+  sim_cmd->add_option("--time-unit", so.time_unit, "csv/jsonl: s | ms | us | ns | timestamp")
+      ->check(CLI::IsMember({"s", "ms", "us", "ns", "timestamp"}))->capture_default_str();
+  sim_cmd->add_option("--poisson-tpm", so.poisson_tpm, "synthetic load in tokens per minute (default: the spec's)")
+      ->check(CLI::PositiveNumber);
+  sim_cmd->add_option("--steps", so.steps, "synthetic load steps, SECONDS:TOKENS_PER_MINUTE,... e.g. 0:2e6,600:5e6");
+  sim_cmd->add_flag("--ramp", so.ramp, "ramp linearly between --steps instead of stepping");
+  sim_cmd->add_option("--duration", so.duration, "synthetic load length")->capture_default_str();
+  sim_cmd->add_option("--rate-scale", so.rate_scale, "replay arrivals this many times as dense")->check(CLI::PositiveNumber);
+  sim_cmd->add_option("--policy", so.policies, "static:P,D | paper | hpa | dynamo | dynamo-kalman | pdscaler (repeat to compare)");
+  sim_cmd->add_option("--interval", so.interval, "how often the policy is asked")->capture_default_str();
+  sim_cmd->add_option("--cold-start", so.cold_start, "time from scale-up to serving")->capture_default_str();
+  sim_cmd->add_option("--initial", so.initial, "initial fleet P,D (default: the plan at the first minute's load)");
+  sim_cmd->add_option("-o,--output", so.output, "table | json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  sim_cmd->add_option("--html", so.html, "also write a self-contained HTML report here");
+  sim_cmd->add_option("--seed", so.seed, "seed of the synthetic load")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return parse_failure(app, e);
   }
   if (plan_cmd->parsed()) return run_plan(plan, std::cout, std::cerr);
+  if (sim_cmd->parsed()) return run_simulate(so, std::cout, std::cerr);
   return kExitBadInput;
 }

@@ -1,0 +1,249 @@
+#include "pdscaler/sim/trace.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <random>
+#include <sstream>
+
+namespace pdscaler::sim {
+namespace {
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (char c : line) {
+    if (c == '"') quoted = !quoted;
+    else if (c == ',' && !quoted) { out.push_back(cur); cur.clear(); }
+    else if (c != '\r') cur.push_back(c);
+  }
+  out.push_back(cur);
+  for (auto& s : out) {
+    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+  }
+  return out;
+}
+
+std::optional<double> number(const std::string& s) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+long long days_from_civil(long long y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const long long era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<long long>(doe) - 719468;
+}
+
+// "2023-11-16 18:17:03.9799600" (or with 'T') -> seconds since the epoch.
+std::optional<double> timestamp(const std::string& s) {
+  int y, mo, d, h, mi;
+  double sec;
+  char sep;
+  if (std::sscanf(s.c_str(), "%d-%d-%d%c%d:%d:%lf", &y, &mo, &d, &sep, &h, &mi, &sec) != 7) return std::nullopt;
+  if (sep != ' ' && sep != 'T') return std::nullopt;
+  return static_cast<double>(days_from_civil(y, mo, d)) * 86400 + h * 3600 + mi * 60 + sec;
+}
+
+std::optional<double> time_value(const std::string& s, TimeUnit u) {
+  if (u == TimeUnit::Timestamp) return timestamp(s);
+  auto v = number(s);
+  if (!v) return v;
+  switch (u) {
+    case TimeUnit::Milliseconds: return *v / 1e3;
+    case TimeUnit::Microseconds: return *v / 1e6;
+    case TimeUnit::Nanoseconds: return *v / 1e9;
+    default: return *v;
+  }
+}
+
+std::string where(size_t line, const std::string& field) {
+  return "line " + std::to_string(line) + ": " + field + ": ";
+}
+
+ParseResult finish(std::vector<std::pair<double, Request>> rows) {
+  if (rows.empty()) return tl::unexpected(std::string("the trace has no requests"));
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  Trace t;
+  const double t0 = rows.front().first;
+  for (auto& [ts, r] : rows) {
+    r.arrival_s = ts - t0;
+    t.requests.push_back(r);
+  }
+  t.duration_s = t.requests.back().arrival_s;
+  return t;
+}
+
+// Reads one request from named string fields; `get` returns nullopt when the field is absent.
+template <typename Get>
+tl::expected<std::pair<double, Request>, std::string> row(size_t line, const Fields& f, Get get) {
+  auto ts_s = get(f.timestamp);
+  auto in_s = get(f.input);
+  auto out_s = get(f.output);
+  if (!ts_s) return tl::unexpected(where(line, f.timestamp) + "missing");
+  if (!in_s) return tl::unexpected(where(line, f.input) + "missing");
+  if (!out_s) return tl::unexpected(where(line, f.output) + "missing");
+  auto ts = time_value(*ts_s, f.unit);
+  if (!ts) return tl::unexpected(where(line, f.timestamp) + "not a time: \"" + *ts_s + "\"");
+  auto in = number(*in_s);
+  auto out = number(*out_s);
+  if (!in || *in < 0 || *in != std::floor(*in))
+    return tl::unexpected(where(line, f.input) + "expected a whole number, got \"" + *in_s + "\"");
+  if (!out || *out < 0 || *out != std::floor(*out))
+    return tl::unexpected(where(line, f.output) + "expected a whole number, got \"" + *out_s + "\"");
+  Request r;
+  r.input_tokens = std::max(1, static_cast<int>(*in));
+  r.output_tokens = std::max(1, static_cast<int>(*out));
+  return std::pair{*ts, r};
+}
+
+}  // namespace
+
+ParseResult parse_csv(const std::string& text, const Fields& f) {
+  std::istringstream in(text);
+  std::string line;
+  size_t n = 0;
+  std::map<std::string, size_t> col;
+  std::vector<std::pair<double, Request>> rows;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty() || line == "\r") continue;
+    auto cells = split_csv(line);
+    if (col.empty()) {
+      for (size_t i = 0; i < cells.size(); ++i) col[cells[i]] = i;
+      for (const auto* name : {&f.timestamp, &f.input, &f.output})
+        if (!col.count(*name)) return tl::unexpected("line 1: no column \"" + *name + "\" in the header");
+      continue;
+    }
+    auto r = row(n, f, [&](const std::string& name) -> std::optional<std::string> {
+      const size_t i = col[name];
+      if (i >= cells.size()) return std::nullopt;
+      return cells[i];
+    });
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+  return finish(std::move(rows));
+}
+
+ParseResult parse_azure_csv(const std::string& text) {
+  return parse_csv(text, Fields{"TIMESTAMP", "ContextTokens", "GeneratedTokens", TimeUnit::Timestamp});
+}
+
+ParseResult parse_jsonl(const std::string& text, const Fields& f) {
+  // A minimal reader for flat JSON objects of strings and numbers, one per line.
+  std::istringstream in(text);
+  std::string line;
+  size_t n = 0;
+  std::vector<std::pair<double, Request>> rows;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto value_of = [&](const std::string& key) -> std::optional<std::string> {
+      const std::string quoted = "\"" + key + "\"";
+      size_t k = line.find(quoted);
+      if (k == std::string::npos) return std::nullopt;
+      k = line.find(':', k + quoted.size());
+      if (k == std::string::npos) return std::nullopt;
+      ++k;
+      while (k < line.size() && line[k] == ' ') ++k;
+      if (k < line.size() && line[k] == '"') {
+        const size_t e = line.find('"', k + 1);
+        if (e == std::string::npos) return std::nullopt;
+        return line.substr(k + 1, e - k - 1);
+      }
+      size_t e = k;
+      while (e < line.size() && line[e] != ',' && line[e] != '}' && line[e] != ' ') ++e;
+      return line.substr(k, e - k);
+    };
+    auto r = row(n, f, value_of);
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+  return finish(std::move(rows));
+}
+
+Trace poisson(const std::vector<RateSegment>& schedule, double duration_s, const LengthSampler& lengths,
+              uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  auto rate_at = [&](double t) {
+    double rate = 0;
+    for (size_t i = 0; i < schedule.size(); ++i) {
+      if (schedule[i].start_s > t) break;
+      rate = schedule[i].requests_per_s;
+      if (schedule[i].ramp && i + 1 < schedule.size()) {
+        const double span = schedule[i + 1].start_s - schedule[i].start_s;
+        const double frac = span > 0 ? (t - schedule[i].start_s) / span : 0;
+        rate += (schedule[i + 1].requests_per_s - rate) * frac;
+      }
+    }
+    return rate;
+  };
+  double max_rate = 0;
+  for (const auto& s : schedule) max_rate = std::max(max_rate, s.requests_per_s);
+  Trace t;
+  if (max_rate <= 0) {
+    t.duration_s = duration_s;
+    return t;
+  }
+  // Thinning: candidates at the peak rate, each kept with probability rate(t)/peak.
+  std::exponential_distribution<double> gap(max_rate);
+  for (double now = gap(rng); now < duration_s; now += gap(rng)) {
+    if (u(rng) * max_rate > rate_at(now)) continue;
+    Request r;
+    r.arrival_s = now;
+    if (lengths.samples.empty()) {
+      r.input_tokens = lengths.input_tokens;
+      r.output_tokens = lengths.output_tokens;
+    } else {
+      const auto& s = lengths.samples[std::uniform_int_distribution<size_t>(0, lengths.samples.size() - 1)(rng)];
+      r.input_tokens = s.first;
+      r.output_tokens = s.second;
+    }
+    t.requests.push_back(r);
+  }
+  t.duration_s = duration_s;
+  return t;
+}
+
+Trace scale(const Trace& t, double rate_factor) {
+  Trace out = t;
+  for (auto& r : out.requests) r.arrival_s /= rate_factor;
+  out.duration_s = t.duration_s / rate_factor;
+  return out;
+}
+
+Peak peak_load(const Trace& t, double window_s) {
+  Peak best;
+  size_t lo = 0;
+  double tokens = 0, inputs = 0, outputs = 0;
+  for (size_t hi = 0; hi < t.requests.size(); ++hi) {
+    const auto& r = t.requests[hi];
+    tokens += r.input_tokens + r.output_tokens;
+    inputs += r.input_tokens;
+    outputs += r.output_tokens;
+    while (t.requests[lo].arrival_s < r.arrival_s - window_s) {
+      tokens -= t.requests[lo].input_tokens + t.requests[lo].output_tokens;
+      inputs -= t.requests[lo].input_tokens;
+      outputs -= t.requests[lo].output_tokens;
+      ++lo;
+    }
+    const double n = static_cast<double>(hi - lo + 1);
+    if (tokens / window_s > best.tokens_per_s) {
+      best = {tokens / window_s, n / window_s, inputs / n, outputs / n};
+    }
+  }
+  return best;
+}
+
+}  // namespace pdscaler::sim

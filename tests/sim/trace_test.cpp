@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include "pdscaler/sim/trace.h"
+
+namespace pdscaler::sim {
+namespace {
+
+TEST(Trace, ParsesTheAzureFormat) {
+  auto t = parse_azure_csv(
+      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+      "2023-11-16 18:17:03.9799600,4808,10\n"
+      "2023-11-16 18:17:04.0319600,3180,8\n"
+      "2023-11-16 18:18:03.9799600,100,1\n");
+  ASSERT_TRUE(t) << t.error();
+  ASSERT_EQ(t->requests.size(), 3u);
+  EXPECT_DOUBLE_EQ(t->requests[0].arrival_s, 0);
+  EXPECT_NEAR(t->requests[1].arrival_s, 0.052, 1e-6);
+  EXPECT_NEAR(t->duration_s, 60, 1e-6);
+  EXPECT_EQ(t->requests[0].input_tokens, 4808);
+  EXPECT_EQ(t->requests[0].output_tokens, 10);
+}
+
+TEST(Trace, CsvWithOtherFieldsAndMilliseconds) {
+  auto t = parse_csv("at,out,in\n2500,7,100\n500,3,50\n", {"at", "in", "out", TimeUnit::Milliseconds});
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(t->requests[0].input_tokens, 50);  // sorted by time
+  EXPECT_DOUBLE_EQ(t->requests[1].arrival_s, 2.0);
+}
+
+TEST(Trace, Jsonl) {
+  auto t = parse_jsonl("{\"t\": 1.5, \"prompt\": 10, \"gen\": 4}\n\n{\"t\": 3, \"prompt\": 20, \"gen\": 5}\n",
+                       {"t", "prompt", "gen", TimeUnit::Seconds});
+  ASSERT_TRUE(t) << t.error();
+  ASSERT_EQ(t->requests.size(), 2u);
+  EXPECT_DOUBLE_EQ(t->requests[1].arrival_s, 1.5);
+  EXPECT_EQ(t->requests[1].output_tokens, 5);
+}
+
+TEST(Trace, ErrorsNameLineAndField) {
+  auto bad = parse_azure_csv("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,x,10\n");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), "line 2: ContextTokens: expected a whole number, got \"x\"");
+  auto header = parse_csv("a,b\n1,2\n", {});
+  ASSERT_FALSE(header);
+  EXPECT_EQ(header.error(), "line 1: no column \"timestamp\" in the header");
+  auto time = parse_azure_csv("TIMESTAMP,ContextTokens,GeneratedTokens\nyesterday,1,1\n");
+  ASSERT_FALSE(time);
+  EXPECT_NE(time.error().find("not a time"), std::string::npos);
+  EXPECT_FALSE(parse_azure_csv("TIMESTAMP,ContextTokens,GeneratedTokens\n"));
+}
+
+TEST(Trace, PoissonHasTheRateAndScaleCompresses) {
+  const Trace t = poisson({{0, 10, false}}, 1000, {100, 10, {}}, 7);
+  EXPECT_NEAR(static_cast<double>(t.requests.size()), 10000, 300);  // ~3 standard deviations
+  const Trace s = scale(t, 4);
+  EXPECT_NEAR(s.duration_s, 250, 1e-9);
+  EXPECT_EQ(s.requests.size(), t.requests.size());
+}
+
+TEST(Trace, StepsChangeTheRate) {
+  const Trace t = poisson({{0, 2, false}, {500, 8, false}}, 1000, {100, 10, {}}, 3);
+  size_t first = 0;
+  for (const auto& r : t.requests) first += r.arrival_s < 500;
+  EXPECT_NEAR(static_cast<double>(first), 1000, 100);
+  EXPECT_NEAR(static_cast<double>(t.requests.size() - first), 4000, 200);
+}
+
+TEST(Trace, PeakLoadFindsTheBusiestWindow) {
+  Trace t;
+  for (int i = 0; i < 100; ++i) t.requests.push_back({i * 1.0, 100, 10});
+  for (int i = 0; i < 100; ++i) t.requests.push_back({200 + i * 0.1, 100, 10});
+  t.duration_s = 210;
+  const Peak p = peak_load(t, 10);
+  EXPECT_NEAR(p.requests_per_s, 10, 0.2);
+  EXPECT_NEAR(p.tokens_per_s, 1100, 20);
+}
+
+}  // namespace
+}  // namespace pdscaler::sim
