@@ -81,7 +81,10 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--steps", so.steps, "synthetic load steps, SECONDS:TOKENS_PER_MINUTE,... e.g. 0:2e6,600:5e6");
   sim_cmd->add_flag("--ramp", so.ramp, "ramp linearly between --steps instead of stepping");
   sim_cmd->add_option("--duration", so.duration, "synthetic load length")->capture_default_str();
-  sim_cmd->add_option("--rate-scale", so.rate_scale, "replay arrivals this many times as dense")->check(CLI::PositiveNumber);
+  sim_cmd->add_option("--rate-scale", so.rate_scale,
+                      "this many times as many requests, same shape over time (copies jittered within 60 s)")
+      ->check(CLI::PositiveNumber);
+  sim_cmd->add_option("--time-scale", so.time_scale, "replay this many times as fast")->check(CLI::PositiveNumber);
   sim_cmd->add_option("--policy", so.policies, "static:P,D | paper | hpa | dynamo | dynamo-kalman | pdscaler (repeat to compare)");
   sim_cmd->add_option("--interval", so.interval, "how often the policy is asked")->capture_default_str();
   sim_cmd->add_option("--cold-start", so.cold_start, "time from scale-up to serving")->capture_default_str();

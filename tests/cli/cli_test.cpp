@@ -220,3 +220,58 @@ TEST_F(Cli, ReadsStandardInput) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Cli, SimulateComparesPoliciesAsJson) {
+  const std::string html = (dir_ / "report.html").string();
+  const Result r = run("simulate -f " + example("deepseek-v31-h200.yaml") +
+                       " --duration 5m --policy static:4,4 --policy pdscaler --initial 4,4 -o json --html " + html);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["policies"].size(), 2u);
+  EXPECT_EQ(j["policies"][0]["policy"], "static:4,4");
+  EXPECT_EQ(j["policies"][1]["policy"], "pdscaler");
+  for (const auto& p : j["policies"]) {
+    EXPECT_GT(p["requests"].get<int>(), 3000);
+    EXPECT_EQ(p["completed"], p["requests"]);
+    EXPECT_GT(p["sloAttainment"].get<double>(), 0.5);
+    EXPECT_GT(p["gpuHours"].get<double>(), 5 * 64.0 / 60 * 0.99);  // 4P4D x 8 GPUs for 5 minutes at least
+    EXPECT_GE(p["timeline"].size(), 19u);
+  }
+  const std::string report = slurp(html);
+  EXPECT_NE(report.find("<svg"), std::string::npos);
+  // Self-contained: no scripts, nothing fetched from elsewhere.
+  EXPECT_EQ(report.find("<script"), std::string::npos);
+  EXPECT_EQ(report.find("src="), std::string::npos);
+  EXPECT_EQ(report.find("href="), std::string::npos);
+}
+
+TEST_F(Cli, SimulateReplaysATraceFile) {
+  const std::string trace = write("t.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                                           "2023-11-16 18:17:03.0,6144,512\n2023-11-16 18:17:05.0,6144,512\n"
+                                           "2023-11-16 18:17:09.5,6144,512\n");
+  const Result r = run("simulate -f " + example("deepseek-v31-h200.yaml") + " --trace " + trace +
+                       " --policy static:1,1 -o json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["policies"][0]["requests"], 3);
+  EXPECT_EQ(j["policies"][0]["sloMet"], 3);
+}
+
+TEST_F(Cli, SimulateBadInputExitsTwo) {
+  const std::string trace = write("bad.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.0,many,512\n");
+  Result r = run("simulate -f " + example("deepseek-v31-h200.yaml") + " --trace " + trace);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("line 2: ContextTokens: expected a whole number, got \"many\""), std::string::npos) << r.err;
+  r = run("simulate -f " + example("deepseek-v31-h200.yaml") + " --policy magic");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown policy \"magic\""), std::string::npos) << r.err;
+  r = run("simulate -f " + example("deepseek-v31-h200.yaml") + " --cold-start soon");
+  EXPECT_EQ(r.status, 2);
+  r = run("simulate -f " + example("deepseek-v31-h200.yaml") + " --steps 0:1e6,oops");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--steps"), std::string::npos);
+}
+
+}  // namespace

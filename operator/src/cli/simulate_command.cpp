@@ -58,7 +58,9 @@ std::optional<sim::Trace> load_trace(const SimulateOptions& o, const planner::Pl
       err << "pdscaler: " << o.trace << ": " << t.error() << "\n";
       return std::nullopt;
     }
-    return o.rate_scale != 1 ? sim::scale(*t, o.rate_scale) : *t;
+    sim::Trace tr = o.time_scale != 1 ? sim::scale(*t, o.time_scale) : *t;
+    if (o.rate_scale != 1) tr = sim::densify(tr, o.rate_scale, 60, o.seed);
+    return tr;
   }
   // Synthetic: Poisson arrivals at the spec's lengths, at a rate from --poisson-tpm, --steps, or
   // the spec's own workload.
@@ -79,13 +81,13 @@ std::optional<sim::Trace> load_trace(const SimulateOptions& o, const planner::Pl
         err << "pdscaler: --steps: expected SECONDS:TOKENS_PER_MINUTE[,...], got \"" << part << "\"\n";
         return std::nullopt;
       }
-      schedule.push_back({at, rps(tpm) * o.rate_scale, o.ramp});
+      schedule.push_back({at / o.time_scale, rps(tpm) * o.rate_scale * o.time_scale, o.ramp});
     }
   } else {
     const double tpm = o.poisson_tpm ? *o.poisson_tpm
                        : m.workload.rate_unit == planner::RateUnit::TokensPerSecond ? m.workload.rate * 60
                                                                                     : m.workload.rate * per_request * 60;
-    schedule.push_back({0, rps(tpm) * o.rate_scale, false});
+    schedule.push_back({0, rps(tpm) * o.rate_scale * o.time_scale, false});
   }
   sim::LengthSampler lengths{static_cast<int>(std::lround(m.workload.input_length)),
                              static_cast<int>(std::lround(m.workload.output_length)), {}};
@@ -232,8 +234,8 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
     return kExitBadInput;
   }
   if (!interval || !duration) return kExitBadInput;
-  if (!(o.rate_scale > 0)) {
-    err << "pdscaler: --rate-scale: must be positive\n";
+  if (!(o.rate_scale > 0) || !(o.time_scale > 0)) {
+    err << "pdscaler: --rate-scale and --time-scale must be positive\n";
     return kExitBadInput;
   }
   auto trace = load_trace(o, m, *duration, err);
@@ -267,7 +269,8 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
   }
 
   const std::string source = !o.trace.empty()
-      ? fmt::format("{} ({} requests over {:.0f} s, rate x{:g})", o.trace, trace->requests.size(), trace->duration_s, o.rate_scale)
+      ? fmt::format("{} ({} requests over {:.0f} s; rate x{:g}, time x{:g})", o.trace, trace->requests.size(),
+                    trace->duration_s, o.rate_scale, o.time_scale)
       : fmt::format("synthetic Poisson ({} requests over {:.0f} s)", trace->requests.size(), trace->duration_s);
   std::vector<Run> runs;
   for (const auto& ps : o.policies) {

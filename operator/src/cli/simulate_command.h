@@ -19,7 +19,8 @@ struct SimulateOptions {
   std::string steps;                // synthetic: "0:2e6,600:5e6" seconds:tokens-per-minute
   bool ramp = false;                // ramp linearly between steps
   std::string duration = "10m";     // synthetic length
-  double rate_scale = 1;            // replay the trace this many times as fast
+  double rate_scale = 1;            // this many times as many requests, same time structure
+  double time_scale = 1;            // replay this many times as fast
   std::vector<std::string> policies{"pdscaler"};
   std::string interval = "15s";
   std::string cold_start = "60s";

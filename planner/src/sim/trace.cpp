@@ -216,10 +216,31 @@ Trace poisson(const std::vector<RateSegment>& schedule, double duration_s, const
   return t;
 }
 
-Trace scale(const Trace& t, double rate_factor) {
+Trace scale(const Trace& t, double factor) {
   Trace out = t;
-  for (auto& r : out.requests) r.arrival_s /= rate_factor;
-  out.duration_s = t.duration_s / rate_factor;
+  for (auto& r : out.requests) r.arrival_s /= factor;
+  out.duration_s = t.duration_s / factor;
+  return out;
+}
+
+Trace densify(const Trace& t, double factor, double jitter_s, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  const int whole = static_cast<int>(std::floor(factor));
+  const double frac = factor - whole;
+  Trace out;
+  out.duration_s = t.duration_s;
+  out.requests.reserve(static_cast<size_t>(std::ceil(factor * static_cast<double>(t.requests.size()))));
+  for (const auto& r : t.requests) {
+    const int n = whole + (u(rng) < frac ? 1 : 0);
+    for (int k = 0; k < n; ++k) {
+      Request c = r;
+      c.arrival_s = std::clamp(r.arrival_s + (u(rng) - 0.5) * jitter_s, 0.0, t.duration_s);
+      out.requests.push_back(c);
+    }
+  }
+  std::stable_sort(out.requests.begin(), out.requests.end(),
+                   [](const Request& a, const Request& b) { return a.arrival_s < b.arrival_s; });
   return out;
 }
 

@@ -60,8 +60,15 @@ struct LengthSampler {
 Trace poisson(const std::vector<RateSegment>& schedule, double duration_s,
               const LengthSampler& lengths, uint64_t seed);
 
-// Arrivals `rate_factor` times as dense (timestamps divided by it), same lengths.
-Trace scale(const Trace& t, double rate_factor);
+// Time scale: the same requests `factor` times as fast (timestamps divided by it). Load changes
+// come `factor` times faster too, relative to cold starts and policy intervals.
+Trace scale(const Trace& t, double factor);
+
+// Rate scale: `factor` times as many requests over the same time. Each request stands for
+// floor(factor) copies (one more with the fractional part's probability), each moved by a uniform
+// offset within +-jitter_s/2, so the load's shape at the scale of minutes is kept while copies do
+// not arrive in lockstep.
+Trace densify(const Trace& t, double factor, double jitter_s, uint64_t seed);
 
 // Peak offered load over any window of `window_s`: tokens/s (input+output) and requests/s.
 struct Peak {
