@@ -53,7 +53,7 @@ std::string make_identity() {
 
 int main(int argc, char** argv) {
   CLI::App app{"pdscaler-operator: sizes prefill/decode GPU workloads of PDDeployments to their SLOs"};
-  std::string kubeconfig, ns, le_ns, metrics_bind = ":8080", health_bind = ":8081";
+  std::string kubeconfig, ns, le_ns, le_id = "pdscaler-operator", metrics_bind = ":8080", health_bind = ":8081";
   std::string log_format = "text", log_level = "info";
   bool leader_elect = false;
   int resync_s = 30;
@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   app.add_option("--namespace", ns, "watch only this namespace (empty = all)");
   app.add_flag("--leader-elect", leader_elect, "elect a leader on a Lease before writing");
   app.add_option("--leader-election-namespace", le_ns, "namespace of the Lease (default: the config's namespace)");
+  app.add_option("--leader-election-id", le_id, "name of the Lease")->capture_default_str();
   app.add_option("--metrics-bind-address", metrics_bind, "HOST:PORT for /metrics; 0 disables")->capture_default_str();
   app.add_option("--health-probe-bind-address", health_bind, "HOST:PORT for /healthz and /readyz")->capture_default_str();
   app.add_option("--log-format", log_format, "json | text")->check(CLI::IsMember({"json", "text"}))->capture_default_str();
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
   std::thread elector_thread;
   if (leader_elect) {
     elector = std::make_unique<ctl::LeaderElector>(
-        *client, ctl::LeaderConfig{le_ns, "pdscaler-operator", identity},
+        *client, ctl::LeaderConfig{le_ns, le_id, identity},
         [&](bool leading) {
           log->info(leading ? "became the leader" : "stopped leading");
           metrics->leader(leading);

@@ -122,10 +122,15 @@ NODE
   log "cluster up: $nodes nodes x $gpus GPUs"
 }
 
-# The operator's identity: the chart's least-privilege RBAC and a token for its ServiceAccount.
+helm_template() {  # helm_template [ARGS...]: the chart rendered as for the test cluster (1.20)
+  helm template pdscaler-operator "$ROOT/charts/pdscaler" --namespace pdscaler-system --kube-version 1.20.2 "$@"
+}
+
+# The operator's identity: the ServiceAccount and least-privilege RBAC exactly as the Helm chart
+# renders them, and a token for that ServiceAccount.
 operator_rbac() {
   k create namespace pdscaler-system >/dev/null
-  k apply -f "$ROOT/charts/rbac/pdscaler-operator.yaml" >/dev/null
+  helm_template --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml | k apply -f - >/dev/null
   local token
   token=$(k -n pdscaler-system create token pdscaler-operator --duration=2h)
   cat >"$WORK/operator.kubeconfig" <<KC
