@@ -7,12 +7,7 @@
 #     the mean reconcile time from the operator's own histogram).
 # Usage: tests/bench/operator_bench.sh   (needs a build in build/)
 source "$(dirname "$0")/../integration/lib.sh"
-cluster_up 16 8
-operator_up a
-gpu_deployment dsv31-prefill 8
-gpu_deployment dsv31-decode 8
-k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
-wait_for 30 "4P4D" replicas_are dsv31-prefill 4
+start_sample_fleet 16
 
 log "1. edit-to-patch latency, 50 edits"
 python3 - "$API_PORT" "$ADMIN_TOKEN" <<'PY'

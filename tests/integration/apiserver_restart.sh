@@ -2,12 +2,7 @@
 # Scenario 7: kube-apiserver killed (SIGKILL) for 10 s and restarted -> the operator reconnects
 # its watches and keeps working: an edit made after the restart is applied.
 source "$(dirname "$0")/lib.sh"
-cluster_up 12 8
-operator_up a
-gpu_deployment dsv31-prefill 8
-gpu_deployment dsv31-decode 8
-k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
-wait_for 30 "4P4D" replicas_are dsv31-prefill 4
+start_sample_fleet 12
 
 log "SIGKILL kube-apiserver (pid $PID_kube_apiserver) for 10 s"
 stop_pid "$PID_kube_apiserver" KILL

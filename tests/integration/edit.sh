@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # Scenario 2: editing workload.tokensPerMinute rescales; the edit-to-patch latency is measured.
 source "$(dirname "$0")/lib.sh"
-cluster_up 16 8
-operator_up a
-gpu_deployment dsv31-prefill 8
-gpu_deployment dsv31-decode 8
-k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
-wait_for 30 "initial 4P4D" replicas_are dsv31-prefill 4
+start_sample_fleet 16
 
 t0=$(date +%s.%N)
 k patch pdd deepseek-v31 --type merge -p '{"spec":{"workload":{"tokensPerMinute":8000000}}}' >/dev/null

@@ -176,6 +176,19 @@ spec:
 DEP
 }
 
+# start_sample_fleet NODES [OPERATOR-ARGS...]: a cluster of NODES 8-GPU nodes, operator "a", the
+# DeepSeek sample's two Deployments and the sample itself, scaled to its 4P4D.
+start_sample_fleet() {
+  local nodes=$1; shift
+  cluster_up "$nodes" 8
+  operator_up a "$@"
+  gpu_deployment dsv31-prefill 8
+  gpu_deployment dsv31-decode 8
+  k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
+  wait_for 30 "prefill scaled to 4" replicas_are dsv31-prefill 4
+  wait_for 30 "decode scaled to 4" replicas_are dsv31-decode 4
+}
+
 replicas_of() { k get deployment "$1" -n "${2:-default}" -o jsonpath='{.spec.replicas}'; }
 ready_of() { k get deployment "$1" -n "${2:-default}" -o jsonpath='{.status.readyReplicas}'; }
 status_field() { k get pdd "$1" -n "${3:-default}" -o jsonpath="$2"; }

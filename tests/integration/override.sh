@@ -2,12 +2,7 @@
 # Scenario 4: `kubectl scale` by hand -> ExternalOverride event and condition; reasserted by
 # default; with onOverride: Yield, left alone until the spec changes.
 source "$(dirname "$0")/lib.sh"
-cluster_up 12 8
-operator_up a
-gpu_deployment dsv31-prefill 8
-gpu_deployment dsv31-decode 8
-k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
-wait_for 30 "4P4D" replicas_are dsv31-prefill 4
+start_sample_fleet 12
 
 k scale deployment dsv31-prefill --replicas=6 >/dev/null
 wait_for 30 "ExternalOverride event" has_event ExternalOverride

@@ -2,14 +2,7 @@
 # Scenario 1: CRD + two GPU Deployments + the DeepSeek sample -> targets at 4P4D, status and
 # printer columns right, SuccessfulRescale events, pods actually placed on GPU nodes.
 source "$(dirname "$0")/lib.sh"
-cluster_up 8 8
-operator_up a
-gpu_deployment dsv31-prefill 8
-gpu_deployment dsv31-decode 8
-k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
-
-wait_for 30 "prefill scaled to 4" replicas_are dsv31-prefill 4
-wait_for 30 "decode scaled to 4" replicas_are dsv31-decode 4
+start_sample_fleet 8
 wait_for 60 "Ready=True" condition_is deepseek-v31 Ready True/AsPlanned
 assert_eq 4 "$(ready_of dsv31-prefill)" "ready prefill pods (8 GPUs each, on fake GPU nodes)"
 assert_eq 4 "$(ready_of dsv31-decode)" "ready decode pods"

@@ -3,12 +3,7 @@
 # Helm chart renders (every scenario does); here it does its whole job with it, and
 # `kubectl auth can-i` shows what it cannot do, cluster-wide and in the chart's namespaced mode.
 source "$(dirname "$0")/lib.sh"
-cluster_up 8 8
-operator_up a --leader-elect --leader-election-namespace pdscaler-system
-gpu_deployment dsv31-prefill 8
-gpu_deployment dsv31-decode 8
-k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
-wait_for 30 "scaled with the ServiceAccount's token" replicas_are dsv31-prefill 4
+start_sample_fleet 8 --leader-elect --leader-election-namespace pdscaler-system
 wait_for 60 "Ready" condition_is deepseek-v31 Ready True/AsPlanned
 has_event SuccessfulRescale || fail "events written"
 grep -q 'from kubeconfig .*operator.kubeconfig' "$WORK/operator-a.log" || fail "operator did not use the SA kubeconfig"

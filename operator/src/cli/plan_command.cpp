@@ -91,19 +91,25 @@ std::optional<std::string> apply_overrides(const PlanOverrides& o, codec::PDDepl
   return std::nullopt;
 }
 
-int run_plan(const PlanOptions& opts, std::ostream& out, std::ostream& err) {
+std::optional<codec::PDDeployment> load_manifest(const std::string& path, std::ostream& err) {
   std::string error;
-  auto text = read_input(opts.file, error);
+  auto text = read_input(path, error);
   if (!text) {
     err << "pdscaler: " << error << "\n";
-    return kExitBadInput;
+    return std::nullopt;
   }
   auto decoded = codec::decode_pddeployment(*text);
-  const std::string source = opts.file == "-" ? "<stdin>" : opts.file;
   if (!decoded) {
+    const std::string source = path == "-" ? "<stdin>" : path;
     for (const auto& e : decoded.error()) err << "pdscaler: " << codec::format_error(e, source) << "\n";
-    return kExitBadInput;
+    return std::nullopt;
   }
+  return std::move(*decoded);
+}
+
+int run_plan(const PlanOptions& opts, std::ostream& out, std::ostream& err) {
+  auto decoded = load_manifest(opts.file, err);
+  if (!decoded) return kExitBadInput;
   codec::PDDeployment& d = *decoded;
   if (auto bad = apply_overrides(opts.overrides, d)) {
     err << "pdscaler: " << *bad << "\n";

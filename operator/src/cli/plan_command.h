@@ -44,4 +44,7 @@ int run_plan(const PlanOptions& opts, std::ostream& out, std::ostream& err);
 // Reads a whole file ("-" = standard input); nullopt with `error` set when it cannot.
 std::optional<std::string> read_input(const std::string& path, std::string& error);
 
+// Reads and decodes a manifest; on failure prints every problem to `err` and returns nullopt.
+std::optional<codec::PDDeployment> load_manifest(const std::string& path, std::ostream& err);
+
 }  // namespace pdscaler::cli

@@ -214,17 +214,8 @@ std::string html_report(const codec::PDDeployment& d, const std::vector<Run>& ru
 }  // namespace
 
 int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err) {
-  std::string error;
-  auto text = read_input(o.file, error);
-  if (!text) {
-    err << "pdscaler: " << error << "\n";
-    return kExitBadInput;
-  }
-  auto decoded = codec::decode_pddeployment(*text);
-  if (!decoded) {
-    for (const auto& e : decoded.error()) err << "pdscaler: " << codec::format_error(e, o.file) << "\n";
-    return kExitBadInput;
-  }
+  auto decoded = load_manifest(o.file, err);
+  if (!decoded) return kExitBadInput;
   const planner::PlanInput& m = decoded->plan;
   auto interval = duration_arg("--interval", o.interval, err);
   auto cold = codec::parse_duration(o.cold_start);

@@ -217,9 +217,7 @@ class Engine {
 
   void maybe_retire_prefill(int i) {
     auto& p = prefill_[static_cast<size_t>(i)];
-    if (p.state != State::Draining || !p.queue.empty()) return;
-    for (int s : p.serving)
-      if (s >= 0) return;
+    if (p.state != State::Draining || !idle(p)) return;
     account();
     p.state = State::Gone;
   }
@@ -263,7 +261,7 @@ class Engine {
     }
     d.running.resize(keep);
     start_step(i);
-    if (!d.stepping && d.state == State::Draining && d.waiting.empty()) {
+    if (d.state == State::Draining && idle(d)) {
       account();
       d.state = State::Gone;
     }
@@ -350,41 +348,32 @@ class Engine {
     push(now_ + cfg_.interval_s, Kind::Tick, 0, 0);
   }
 
-  void resize_prefill(int want) {
-    int active = count(prefill_, State::Starting) + count(prefill_, State::Ready);
-    // Up: take back draining instances first (they are warm), then start new ones.
-    for (size_t i = 0; i < prefill_.size() && active < want; ++i)
-      if (prefill_[i].state == State::Draining) { prefill_[i].state = State::Ready; ++active; }
-    while (active < want) { add_prefill(false); ++active; }
-    // Down: cancel starting instances first, then drain the least loaded.
-    for (size_t i = prefill_.size(); i-- > 0 && active > want;)
-      if (prefill_[i].state == State::Starting) { account(); prefill_[i].state = State::Gone; --active; }
-    while (active > want) {
-      int best = -1;
-      for (size_t i = 0; i < prefill_.size(); ++i)
-        if (prefill_[i].state == State::Ready && (best < 0 || prefill_[i].work < prefill_[best].work)) best = static_cast<int>(i);
-      if (best < 0) break;
-      prefill_[static_cast<size_t>(best)].state = State::Draining;
-      maybe_retire_prefill(best);
-      --active;
-    }
+  // An instance with nothing queued or in service (so a draining one can go).
+  static bool idle(const PrefillInst& p) {
+    return p.queue.empty() && std::all_of(p.serving.begin(), p.serving.end(), [](int r) { return r < 0; });
   }
+  static bool idle(const DecodeInst& d) { return !d.stepping && d.waiting.empty(); }
 
-  void resize_decode(int want) {
-    int active = count(decode_, State::Starting) + count(decode_, State::Ready);
-    for (size_t i = 0; i < decode_.size() && active < want; ++i)
-      if (decode_[i].state == State::Draining) { decode_[i].state = State::Ready; ++active; }
-    while (active < want) { add_decode(false); ++active; }
-    for (size_t i = decode_.size(); i-- > 0 && active > want;)
-      if (decode_[i].state == State::Starting) { account(); decode_[i].state = State::Gone; --active; }
+  void resize_prefill(int want) { resize(prefill_, want, [this] { add_prefill(false); }); }
+  void resize_decode(int want) { resize(decode_, want, [this] { add_decode(false); }); }
+
+  // Up: take back draining instances first (they are warm), then start new ones. Down: cancel
+  // starting instances first, then drain the least loaded; an idle one goes at once.
+  template <typename Inst, typename Add>
+  void resize(std::vector<Inst>& v, int want, Add add) {
+    int active = count(v, State::Starting) + count(v, State::Ready);
+    for (size_t i = 0; i < v.size() && active < want; ++i)
+      if (v[i].state == State::Draining) { v[i].state = State::Ready; ++active; }
+    while (active < want) { add(); ++active; }
+    for (size_t i = v.size(); i-- > 0 && active > want;)
+      if (v[i].state == State::Starting) { account(); v[i].state = State::Gone; --active; }
     while (active > want) {
-      int best = -1;
-      for (size_t i = 0; i < decode_.size(); ++i)
-        if (decode_[i].state == State::Ready && (best < 0 || decode_[i].work < decode_[best].work)) best = static_cast<int>(i);
-      if (best < 0) break;
-      auto& d = decode_[static_cast<size_t>(best)];
-      d.state = State::Draining;
-      if (!d.stepping && d.waiting.empty()) { account(); d.state = State::Gone; }
+      Inst* best = nullptr;
+      for (auto& inst : v)
+        if (inst.state == State::Ready && (!best || inst.work < best->work)) best = &inst;
+      if (!best) break;
+      best->state = State::Draining;
+      if (idle(*best)) { account(); best->state = State::Gone; }
       --active;
     }
   }
