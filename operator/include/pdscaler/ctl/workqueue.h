@@ -47,8 +47,14 @@ class WorkQueue {
         processing_.insert(key);
         return key;
       }
-      if (due_.empty()) cv_.wait(lock);
-      else cv_.wait_until(lock, std::max(due_.begin()->first, now + std::chrono::milliseconds(5)));
+      if (due_.empty()) {
+        cv_.wait(lock);
+      } else {
+        // A copy: wait_until re-reads its deadline while the lock is released, and other threads
+        // may erase the node it would otherwise point into.
+        const Clock::time_point deadline = std::max(due_.begin()->first, now + std::chrono::milliseconds(5));
+        cv_.wait_until(lock, deadline);
+      }
     }
     return std::nullopt;
   }
