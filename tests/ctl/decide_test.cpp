@@ -86,6 +86,18 @@ TEST_F(Decide, SettledFleetIsReadyAndStatusStopsChanging) {
   EXPECT_TRUE(r2.events.empty());
 }
 
+TEST_F(Decide, ReadyMeansAtThePlanNotAbove) {
+  step(obs(1, 1));
+  step(obs(4, 4));
+  text.replace(text.find("tokensPerMinute: 5000000"), 24, "tokensPerMinute: 2000000");
+  generation = 2;
+  step(obs(4, 4));          // the scale-down to 2P2D is written
+  auto [i, r] = step(obs(2, 2, 4, 4));  // workloads at 2, but 4 pods still ready
+  EXPECT_EQ(cond(r.status, "Ready"), "ScalingInProgress");
+  auto [i2, r2] = step(obs(2, 2));
+  EXPECT_EQ(cond(r2.status, "Ready"), "AsPlanned");
+}
+
 TEST_F(Decide, LastTransitionTimeMovesOnlyWhenStatusFlips) {
   step(obs(1, 1));
   const std::string t0 = cond(status, "Ready", "lastTransitionTime");

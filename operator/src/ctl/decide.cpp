@@ -312,7 +312,7 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
     const int pr = obs.prefill.ready_replicas, dr = obs.decode.ready_replicas;
     const bool prefill_at = (prefill_w.attempted ? prefill_w.ok : true);
     const bool decode_at = (decode_w.attempted ? decode_w.ok : true);
-    const bool ready = !prefill_w.attempted && !decode_w.attempted && pr >= pd && dr >= dd &&
+    const bool ready = !prefill_w.attempted && !decode_w.attempted && pr == pd && dr == dd &&
                        obs.prefill.spec_replicas == pd && obs.decode.spec_replicas == dd;
     const std::string counts = fmt::format("plan {}: prefill {}/{} ready, decode {}/{} ready",
                                            p.notation, pr, pd, dr, dd);
