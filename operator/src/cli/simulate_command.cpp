@@ -168,7 +168,7 @@ std::string svg_chart(const std::string& title, const std::vector<double>& x,
     }
     s += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>)", kColors[k % 4], pts);
     s += fmt::format(R"(<text x="{}" y="16" font-size="12" fill="{}" font-family="sans-serif">{}</text>)",
-                     left + 260 + 120 * static_cast<double>(k), kColors[k % 4], series[k].first);
+                     w - right - 130 * static_cast<double>(series.size() - k), kColors[k % 4], series[k].first);
   }
   return s + "</svg>";
 }
