@@ -108,7 +108,13 @@ int main(int argc, char** argv) {
       http::make_client(cfg->client_config(std::chrono::seconds(90))), identity,
       [&metrics](const std::string& verb, int status) { metrics->api_call(verb, status); });
 
-  ctl::Controller controller(*client, *metrics, {ns, std::chrono::seconds(resync_s)}, log);
+  auto source = ctl::make_prometheus_source([](const std::string& url) {
+    http::ClientConfig c;
+    c.base_url = url;
+    c.timeout = std::chrono::seconds(10);
+    return http::make_client(c);
+  });
+  ctl::Controller controller(*client, *metrics, {ns, std::chrono::seconds(resync_s)}, log, source.get());
   ctl::HealthServer health(health_bind, [&controller] { return controller.ready(); });
   if (!health.listening()) {
     log->critical("cannot serve probes on {}: {}", health_bind, health.error());

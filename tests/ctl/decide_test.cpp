@@ -237,3 +237,59 @@ TEST_F(Decide, EveryStatusFieldIsInTheCrdSchema) {
 
 }  // namespace
 }  // namespace pdscaler::ctl
+
+namespace pdscaler::ctl {
+namespace {
+
+LiveLoad live_at(double rps, const std::string& text) {
+  auto d = codec::decode_pddeployment(text);
+  planner::Autoscaler a(d->plan, {60, 15, 0, {}});
+  LiveLoad l;
+  l.available = true;
+  l.observed.requests_per_s = rps;
+  l.observed.mean_input = 6144;
+  l.observed.mean_output = 512;
+  l.recommendation = a.step({0, rps, 6144, 512, std::nullopt}, 1, 1);
+  l.evaluated_at = "2026-11-22T00:00:00Z";
+  return l;
+}
+
+TEST_F(Decide, LiveLoadDrivesTheCounts) {
+  Observation o = obs(1, 1);
+  o.live = live_at(8e6 / 60 / 6656, text);  // measured 8 M tokens/min, declared 5 M
+  Intent i = intend(o);
+  ASSERT_TRUE(i.prefill.write);
+  EXPECT_EQ(*i.prefill.write, 5);
+  EXPECT_EQ(*i.decode.write, 7);
+  Report r = report(o, i, {true, true, ""}, {true, true, ""});
+  EXPECT_EQ(r.status["plan"], "5P7D");
+  EXPECT_NEAR(r.status["metrics"]["requestsPerSecond"].get<double>(), 8e6 / 60 / 6656, 1e-9);
+  EXPECT_EQ(cond(r.status, "MetricsAvailable"), "Queried");
+}
+
+TEST_F(Decide, MissingMetricsHoldTheReplicasAndSaySoOnce) {
+  step(obs(1, 1));
+  Observation o = obs(6, 3);
+  o.live = LiveLoad{};
+  o.live->error = "Prometheus unreachable: connection refused";
+  o.live->failures = 1;
+  Intent i = intend(o);
+  EXPECT_FALSE(i.prefill.write);  // held at 6 and 3, not the declared 4P4D
+  EXPECT_FALSE(i.decode.write);
+  EXPECT_EQ(i.prefill.desired, 6);
+  Report r = report(o, i, {}, {});
+  EXPECT_EQ(cond(r.status, "MetricsAvailable"), "FailedGetMetrics");
+  EXPECT_NE(cond(r.status, "MetricsAvailable", "message").find("connection refused"), std::string::npos);
+  EXPECT_TRUE(has_event(r, "FailedGetMetrics"));
+  status = r.status;
+  Observation again = obs(6, 3);
+  again.live = o.live;
+  Report r2 = report(again, intend(again), {}, {});
+  EXPECT_FALSE(has_event(r2, "FailedGetMetrics"));
+  // And the last good recommendation is not used while the metrics are missing.
+  o.live->recommendation = live_at(1, text).recommendation;
+  EXPECT_EQ(intend(o).prefill.desired, 6);
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl

@@ -189,6 +189,34 @@ start_sample_fleet() {
   wait_for 30 "decode scaled to 4" replicas_are dsv31-decode 4
 }
 
+# emulator_up SCHEDULE: vLLM-shaped metrics for the sample's two Deployments, replaying SCHEDULE
+# (SECONDS:TOKENS_PER_MINUTE,...); sets EMU_PREFILL_PORT and EMU_DECODE_PORT.
+emulator_up() {
+  EMU_PREFILL_PORT=$(free_port); EMU_DECODE_PORT=$(free_port)
+  start vllm-emulator python3 "$ROOT/tests/cluster/vllm_emulator.py" --server "https://127.0.0.1:$API_PORT" \
+    --token "$ADMIN_TOKEN" --prefill dsv31-prefill --decode dsv31-decode \
+    --prefill-port "$EMU_PREFILL_PORT" --decode-port "$EMU_DECODE_PORT" --schedule "$1"
+  wait_for 20 "emulator serving" curl -sf "http://127.0.0.1:$EMU_DECODE_PORT/metrics"
+}
+
+# prometheus_up: Debian's Prometheus on a free loopback port scraping the emulator every second
+# (jobs "prefill" and "decode"); keeps its data in $WORK/prometheus across restarts.
+prometheus_up() {
+  [ -n "${PROM_PORT:-}" ] || PROM_PORT=$(free_port)
+  cat >"$WORK/prometheus.yml" <<YML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: prefill
+    static_configs: [{targets: ["127.0.0.1:$EMU_PREFILL_PORT"]}]
+  - job_name: decode
+    static_configs: [{targets: ["127.0.0.1:$EMU_DECODE_PORT"]}]
+YML
+  start prometheus prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prometheus" \
+    --web.listen-address "127.0.0.1:$PROM_PORT"
+  wait_for 60 "Prometheus scraping both pools" bash -c \
+    "curl -sf 'http://127.0.0.1:$PROM_PORT/api/v1/query?query=count(up==1)' | grep -q '\"value\":\[[0-9.]*,\"2\"\]'"
+}
+
 replicas_of() { k get deployment "$1" -n "${2:-default}" -o jsonpath='{.spec.replicas}'; }
 ready_of() { k get deployment "$1" -n "${2:-default}" -o jsonpath='{.status.readyReplicas}'; }
 status_field() { k get pdd "$1" -n "${3:-default}" -o jsonpath="$2"; }

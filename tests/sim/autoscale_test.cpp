@@ -65,3 +65,33 @@ TEST(Autoscaler, IdleWindowsDoNotEraseTheLengths) {
 
 }  // namespace
 }  // namespace pdscaler::planner
+
+namespace pdscaler::planner {
+namespace {
+
+TEST(Forecaster, ALevelShiftDoesNotInflateTheMarginBeyondTheCap) {
+  Forecaster f;
+  for (int i = 0; i < 10; ++i) f.observe(i * 5.0, 5);
+  for (int i = 10; i < 14; ++i) f.observe(i * 5.0, 12.5);  // a step up
+  EXPECT_LE(f.forecast(0, 1.28), f.forecast(0, 0) * (1 + Forecaster::kMaxMargin) + 1e-9);
+}
+
+}  // namespace
+}  // namespace pdscaler::planner
+
+namespace pdscaler::planner {
+namespace {
+
+TEST(Autoscaler, NoScaleDownRightAfterAMetricsGap) {
+  AutoscalerConfig c{5, 5, 0, {30, 0, 0.1}};
+  Autoscaler a(testing::paper_example(), c);
+  a.step({0, 12.52, 6144, 512, std::nullopt}, 4, 4);
+  for (int t = 5; t <= 60; t += 5) a.hold(t, 4, 4);  // Prometheus away for a minute
+  Recommendation r = a.step({65, 2, 6144, 512, std::nullopt}, 4, 4);  // first point after the gap
+  EXPECT_EQ(r.prefill, 4) << "a scale-down needs a window of good data, not one point";
+  for (int t = 70; t <= 100; t += 5) r = a.step({static_cast<double>(t), 2, 6144, 512, std::nullopt}, 4, 4);
+  EXPECT_LT(r.prefill, 4);
+}
+
+}  // namespace
+}  // namespace pdscaler::planner

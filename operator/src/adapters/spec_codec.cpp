@@ -429,6 +429,39 @@ void read_scaling(Reader& r, const YAML::Node& spec, PDDeployment& out) {
     out.on_override = *v;
 }
 
+void read_metrics(Reader& r, const YAML::Node& spec, PDDeployment& out) {
+  const std::string p = "spec.metrics";
+  const YAML::Node n = r.child(spec, "spec", "metrics", false);
+  if (!n.IsDefined() ||
+      !r.map(n, p, {"prometheus", "engine", "prefillSelector", "decodeSelector", "window",
+                    "evaluationInterval", "startupTime", "scaleDownWindow"}))
+    return;
+  MetricsSpec m;
+  const YAML::Node prom = r.child(n, p, "prometheus", true);
+  if (prom.IsDefined() && r.map(prom, p + ".prometheus", {"url"})) {
+    if (auto v = r.string(prom, p + ".prometheus", "url", true)) {
+      if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
+        r.fail(prom["url"], p + ".prometheus.url", "expected an http:// or https:// URL, got \"" + *v + "\"");
+      m.prometheus_url = *v;
+      while (!m.prometheus_url.empty() && m.prometheus_url.back() == '/') m.prometheus_url.pop_back();
+    }
+  }
+  if (auto v = r.enumeration<Engine>(n, p, "engine", {{"vllm", Engine::Vllm}, {"sglang", Engine::Sglang}}))
+    m.engine = *v;
+  for (auto [key, field] : {std::pair{"prefillSelector", &m.prefill_selector}, std::pair{"decodeSelector", &m.decode_selector}}) {
+    if (auto v = r.string(n, p, key, true)) {
+      if (v->find_first_of("{}") != std::string::npos)
+        r.fail(n[key], p + "." + key, "label matchers without braces, like job=\"prefill\", got \"" + *v + "\"");
+      *field = *v;
+    }
+  }
+  if (auto v = r.duration(n, p, "window", false, true)) m.window_s = *v;
+  if (auto v = r.duration(n, p, "evaluationInterval", false, true)) m.evaluation_interval_s = *v;
+  if (auto v = r.duration(n, p, "startupTime", false, false)) m.startup_s = *v;
+  if (auto v = r.duration(n, p, "scaleDownWindow", false, false)) m.scale_down_window_s = *v;
+  out.metrics = m;
+}
+
 }  // namespace
 
 tl::expected<PDDeployment, std::vector<FieldError>> decode_pddeployment(std::string_view text) {
@@ -465,7 +498,7 @@ tl::expected<PDDeployment, std::vector<FieldError>> decode_pddeployment(std::str
   }
   const YAML::Node spec = r.child(root, "", "spec", true);
   if (spec.IsDefined() &&
-      r.map(spec, "spec", {"mode", "slo", "workload", "prefill", "decode", "scaling"})) {
+      r.map(spec, "spec", {"mode", "slo", "workload", "prefill", "decode", "scaling", "metrics"})) {
     if (auto v = r.enumeration<Mode>(spec, "spec", "mode",
                                      {{"Auto", Mode::Auto},
                                       {"Recommend", Mode::Recommend},
@@ -476,6 +509,7 @@ tl::expected<PDDeployment, std::vector<FieldError>> decode_pddeployment(std::str
     read_prefill(r, spec, out);
     read_decode(r, spec, out);
     read_scaling(r, spec, out);
+    read_metrics(r, spec, out);
     const auto& w = out.plan.workload;
     if (r.errors.empty() && out.plan.prefill.queue_model == planner::QueueModel::MG1 &&
         !w.input_length_stddev && w.input_length_distribution.empty())
@@ -562,6 +596,8 @@ const char* to_string(Mode m) {
   }
   return "Auto";
 }
+
+const char* to_string(Engine e) { return e == Engine::Sglang ? "sglang" : "vllm"; }
 
 const char* to_string(planner::Rounding r) {
   return r == planner::Rounding::Nearest ? "Nearest" : "Ceil";

@@ -57,8 +57,8 @@ std::string describe_errors(const std::vector<codec::FieldError>& errs) {
 }  // namespace
 
 Controller::Controller(kube::KubeClient& client, SelfMetrics& metrics, ControllerOptions opts,
-                       std::shared_ptr<spdlog::logger> log)
-    : client_(client), metrics_(metrics), opts_(std::move(opts)), log_(std::move(log)) {
+                       std::shared_ptr<spdlog::logger> log, MetricsSource* source)
+    : client_(client), metrics_(metrics), opts_(std::move(opts)), log_(std::move(log)), source_(source) {
   auto on_error = [this](const kube::ApiError& e) {
     log_->warn("watch failed ({} {}): {}; retrying", kube::to_string(e.code), e.http_status, e.message);
   };
@@ -166,6 +166,7 @@ void Controller::reconcile(const std::string& key) {
   if (!obj) {
     metrics_.forget(ns, name);
     queue_.forget(key);
+    live_.erase(key);
     return;
   }
 
@@ -181,6 +182,10 @@ void Controller::reconcile(const std::string& key) {
     obs.spec = std::move(*decoded);
     obs.prefill = observe_target(client_, ns, obs.spec->prefill_target);
     obs.decode = observe_target(client_, ns, obs.spec->decode_target);
+    if (obs.spec->metrics)
+      obs.live = evaluate_live(key, (*obj)["metadata"].value("generation", 0LL), *obs.spec, obs);
+    else
+      live_.erase(key);
   }
 
   const Intent intent = intend(obs);
@@ -235,6 +240,62 @@ void Controller::reconcile(const std::string& key) {
   metrics_.reconcile(result, secs);
   if (retry) queue_.add_rate_limited(key);
   else queue_.forget(key);
+  if (obs.live) {
+    // Measure again at the next interval, whatever else happens.
+    queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(obs.spec->metrics->evaluation_interval_s * 1000)));
+  }
+}
+
+LiveLoad Controller::evaluate_live(const std::string& key, long long generation, const codec::PDDeployment& d,
+                                   const Observation& obs) {
+  Live& live = live_[key];
+  const auto& m = *d.metrics;
+  if (live.generation != generation || !live.autoscaler) {
+    // A new spec: a new policy (its profile, SLOs or windows may have changed).
+    planner::AutoscalerConfig c;
+    c.startup_s = m.startup_s;
+    c.interval_s = m.evaluation_interval_s;
+    c.stabilizer.scale_down_window_s = m.scale_down_window_s;
+    live.autoscaler = std::make_unique<planner::Autoscaler>(d.plan, c);
+    live.generation = generation;
+    live.next_evaluation = {};
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now < live.next_evaluation) return live.state;
+  live.next_evaluation = now + std::chrono::milliseconds(static_cast<long long>(m.evaluation_interval_s * 1000));
+  live.state.evaluated_at = kube::format_time(obs.now);
+  if (!source_) {
+    live.state.available = false;
+    live.state.error = "no metrics source in this operator";
+    return live.state;
+  }
+  auto observed = source_->observe(m);
+  const double t_s = std::chrono::duration<double>(obs.now.time_since_epoch()).count();
+  const int cur_p = obs.prefill.read ? obs.prefill.spec_replicas : d.plan.prefill.min_replicas;
+  const int cur_d = obs.decode.read ? obs.decode.spec_replicas : d.plan.decode.min_replicas;
+  if (!observed) {
+    live.autoscaler->hold(t_s, cur_p, cur_d);
+    live.state.available = false;
+    live.state.error = observed.error();
+    ++live.state.failures;
+    log_->warn("{}: metrics unavailable ({} in a row): {}", key, live.state.failures, observed.error());
+    return live.state;
+  }
+  planner::LoadSample sample;
+  sample.t_s = t_s;
+  sample.requests_per_s = observed->requests_per_s;
+  sample.mean_input = observed->mean_input.value_or(0);
+  sample.mean_output = observed->mean_output.value_or(0);
+  live.state.recommendation = live.autoscaler->step(sample, cur_p, cur_d);
+  live.state.observed = *observed;
+  live.state.available = true;
+  live.state.error.clear();
+  live.state.failures = 0;
+  log_->debug("{}: measured {:.3f} req/s (in {:.0f}, out {:.0f}); provisioned {:.3f}; recommends {}P{}D", key,
+              observed->requests_per_s, sample.mean_input, sample.mean_output,
+              live.state.recommendation->provisioned_rate, live.state.recommendation->prefill,
+              live.state.recommendation->decode);
+  return live.state;
 }
 
 }  // namespace pdscaler::ctl

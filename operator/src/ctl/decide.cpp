@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "pdscaler/kube/client.h"
@@ -158,7 +159,23 @@ Intent intend(const Observation& obs) {
   in.valid = true;
   const codec::PDDeployment& d = *obs.spec;
   in.plan = planner::plan(d.plan);
+  // Live load: the recommendation of the last good measurement; with none yet, or while metrics
+  // are missing, hold what the workloads have (never scale on missing data).
+  std::optional<std::pair<int, int>> live_counts;
+  if (obs.live) {
+    if (obs.live->available && obs.live->recommendation) {
+      in.plan = obs.live->recommendation->plan;
+      live_counts = {obs.live->recommendation->prefill, obs.live->recommendation->decode};
+    } else if (obs.prefill.read && obs.decode.read) {
+      live_counts = {obs.prefill.spec_replicas, obs.decode.spec_replicas};
+    }
+  }
   if (!in.plan->feasible) return in;
+  if (live_counts) {
+    in.plan->prefill.replicas = std::clamp(live_counts->first, d.plan.prefill.min_replicas, d.plan.prefill.max_replicas);
+    in.plan->decode.replicas = std::clamp(live_counts->second, d.plan.decode.min_replicas, d.plan.decode.max_replicas);
+    in.plan->notation = std::to_string(in.plan->prefill.replicas) + "P" + std::to_string(in.plan->decode.replicas) + "D";
+  }
 
   const bool auto_mode = d.mode == codec::Mode::Auto;
   const long long gen = generation_of(obs.object);
@@ -231,6 +248,31 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
     return rep;
   }
 
+  if (obs.live) {
+    const LiveLoad& l = *obs.live;
+    json m = {{"available", l.available}, {"consecutiveFailures", l.failures}};
+    if (!l.evaluated_at.empty()) m["lastEvaluation"] = l.evaluated_at;
+    if (l.recommendation) {
+      m["requestsPerSecond"] = l.observed.requests_per_s;
+      m["completionsPerSecond"] = l.observed.completions_per_s;
+      if (l.observed.mean_input) m["meanInputLength"] = *l.observed.mean_input;
+      if (l.observed.mean_output) m["meanOutputLength"] = *l.observed.mean_output;
+      if (l.observed.ttft_s) m["observedTtftSeconds"] = *l.observed.ttft_s;
+      if (l.observed.tpot_s) m["observedTpotSeconds"] = *l.observed.tpot_s;
+      m["provisionedRequestsPerSecond"] = l.recommendation->provisioned_rate;
+      m["forecast"] = l.recommendation->method;
+    }
+    st["metrics"] = m;
+    if (l.available) {
+      cond("MetricsAvailable", true, "Queried", fmt::format("{:.3g} requests/s measured", l.observed.requests_per_s));
+    } else {
+      const std::string msg = (l.error.empty() ? "no measurement yet" : l.error) +
+                              "; holding the current replicas";
+      const json* c = find_condition(old, "MetricsAvailable");
+      if (!c || c->value("status", "") != "False") warn("FailedGetMetrics", msg);
+      cond("MetricsAvailable", false, "FailedGetMetrics", msg);
+    }
+  }
   st["plan"] = p.notation;
   st["prefill"] = role_status(intent.prefill, obs.prefill, d.plan.prefill.gpus_per_replica);
   st["decode"] = role_status(intent.decode, obs.decode, d.plan.decode.gpus_per_replica);

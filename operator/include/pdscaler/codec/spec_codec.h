@@ -36,6 +36,20 @@ struct ScaleTargetRef {
   std::string name;
 };
 
+enum class Engine { Vllm, Sglang };
+
+// Where live load is measured (spec.metrics): without it the declared workload is planned.
+struct MetricsSpec {
+  std::string prometheus_url;
+  Engine engine = Engine::Vllm;
+  std::string prefill_selector;  // PromQL label matchers without braces: job="prefill"
+  std::string decode_selector;
+  double window_s = 60;
+  double evaluation_interval_s = 15;
+  double startup_s = 60;            // how far ahead to provision: pod start-up time
+  double scale_down_window_s = 300;
+};
+
 struct PDDeployment {
   std::string name;
   std::string namespace_;
@@ -43,6 +57,7 @@ struct PDDeployment {
   ScaleTargetRef prefill_target;
   ScaleTargetRef decode_target;
   OverridePolicy on_override = OverridePolicy::Reassert;
+  std::optional<MetricsSpec> metrics;
   planner::PlanInput plan;
   // The workload's rate exactly as written ("tokensPerMinute"), for messages and what-if output.
   std::string rate_field;
@@ -62,6 +77,7 @@ std::optional<double> parse_duration(std::string_view text);
 std::string format_duration(double seconds);
 
 const char* to_string(Mode m);
+const char* to_string(Engine e);
 const char* to_string(planner::Rounding r);
 const char* to_string(planner::QueueModel q);
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <functional>
 #include <memory>
 #include <string>
@@ -12,7 +13,9 @@
 
 #include <spdlog/logger.h>
 
+#include "pdscaler/ctl/decide.h"
 #include "pdscaler/ctl/informer.h"
+#include "pdscaler/ctl/metrics_source.h"
 #include "pdscaler/ctl/self_metrics.h"
 #include "pdscaler/ctl/workqueue.h"
 #include "pdscaler/kube/client.h"
@@ -26,8 +29,10 @@ struct ControllerOptions {
 
 class Controller {
  public:
+  // `source` measures live load for PDDeployments with spec.metrics (may be null: then they
+  // report MetricsAvailable=False).
   Controller(kube::KubeClient& client, SelfMetrics& metrics, ControllerOptions opts,
-             std::shared_ptr<spdlog::logger> log);
+             std::shared_ptr<spdlog::logger> log, MetricsSource* source = nullptr);
   ~Controller();
 
   void start();
@@ -41,11 +46,22 @@ class Controller {
   void enqueue_all();
   void on_workload_change(const nlohmann::json* workload);
   void guarded(const char* what, const std::function<void()>& body);
+  // The live policy of one PDDeployment with spec.metrics, evaluated at most once an interval.
+  struct Live {
+    long long generation = -1;
+    std::unique_ptr<planner::Autoscaler> autoscaler;
+    std::chrono::steady_clock::time_point next_evaluation{};
+    LiveLoad state;
+  };
+  LiveLoad evaluate_live(const std::string& key, long long generation, const codec::PDDeployment& d,
+                         const Observation& obs);
 
   kube::KubeClient& client_;
   SelfMetrics& metrics_;
   ControllerOptions opts_;
   std::shared_ptr<spdlog::logger> log_;
+  MetricsSource* source_;
+  std::map<std::string, Live> live_;  // worker thread only
   WorkQueue queue_;
   std::unique_ptr<Informer> pdds_;
   std::unique_ptr<Informer> deployments_;

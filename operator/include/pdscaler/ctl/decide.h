@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/ctl/metrics_source.h"
+#include "pdscaler/planner/autoscale.h"
 #include "pdscaler/planner/plan.h"
 
 namespace pdscaler::ctl {
@@ -33,6 +35,16 @@ struct TargetObservation {
   int ready_replicas = 0;      // from the workload's status
 };
 
+// With spec.metrics: what the live policy made of the last measurement.
+struct LiveLoad {
+  bool available = false;   // the last query succeeded
+  std::string error;        // why not
+  int failures = 0;         // consecutive failed evaluations
+  ObservedLoad observed;    // the last good measurement
+  std::optional<planner::Recommendation> recommendation;  // from the last good measurement
+  std::string evaluated_at;
+};
+
 struct Observation {
   nlohmann::json object;  // the PDDeployment as the API server has it (metadata, spec, status)
   // The decoded spec, or the reason it could not be decoded (field path first).
@@ -40,6 +52,7 @@ struct Observation {
   std::string spec_error;
   TargetObservation prefill;
   TargetObservation decode;
+  std::optional<LiveLoad> live;  // set when the spec has metrics
   std::chrono::system_clock::time_point now;
 };
 

@@ -21,8 +21,10 @@ class Forecaster {
  public:
   Forecaster(double alpha = 0.5, double beta = 0.2) : alpha_(alpha), beta_(beta) {}
   void observe(double t_s, double value);
-  // The value `horizon_s` ahead at quantile z (0 = the point forecast; 1.28 = p90).
+  // The value `horizon_s` ahead at quantile z (0 = the point forecast; 1.28 = p90), with the
+  // quantile's margin at most kMaxMargin of the current level.
   double forecast(double horizon_s, double z) const;
+  static constexpr double kMaxMargin = 0.25;
   bool ready() const { return n_ >= 1; }
 
  private:
@@ -79,6 +81,9 @@ class Autoscaler {
  public:
   Autoscaler(PlanInput spec, AutoscalerConfig cfg);
   Recommendation step(const LoadSample& s, int current_prefill, int current_decode);
+  // No measurement at `t_s` (metrics missing): the current counts count as recommended, so a
+  // scale-down needs a full window of good measurements after the data comes back.
+  void hold(double t_s, int current_prefill, int current_decode);
 
  private:
   PlanInput spec_;

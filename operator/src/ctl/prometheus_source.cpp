@@ -1,0 +1,130 @@
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "pdscaler/ctl/metrics_source.h"
+
+namespace pdscaler::ctl {
+namespace {
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out.push_back(static_cast<char>(c));
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+std::string window(double s) { return fmt::format("{}s", static_cast<long long>(std::llround(std::max(1.0, s)))); }
+
+class PrometheusSource final : public MetricsSource {
+ public:
+  explicit PrometheusSource(HttpFactory f) : make_http_(std::move(f)) {}
+
+  tl::expected<ObservedLoad, std::string> observe(const codec::MetricsSpec& m) override {
+    const Queries q = queries_for(m);
+    http::Client& c = client(m.prometheus_url);
+    auto completions = query(c, q.completions);
+    if (!completions) return tl::unexpected("completions: " + completions.error());
+    auto growth = query(c, q.in_flight_growth);
+    if (!growth) return tl::unexpected("requests in flight: " + growth.error());
+    ObservedLoad o;
+    o.completions_per_s = *completions;
+    o.requests_per_s = std::max(0.0, *completions + *growth);
+    // Means are 0/0 = NaN in a window with no completed request: absent, not an error.
+    auto optional = [&](const std::string& expr) -> std::optional<double> {
+      auto v = query(c, expr);
+      return v ? std::optional<double>(*v) : std::nullopt;
+    };
+    o.mean_input = optional(q.input_mean);
+    o.mean_output = optional(q.output_mean);
+    o.ttft_s = optional(q.ttft_mean);
+    o.tpot_s = optional(q.tpot_mean);
+    return o;
+  }
+
+ private:
+  http::Client& client(const std::string& url) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& c = clients_[url];
+    if (!c) c = make_http_(url);
+    return *c;
+  }
+
+  static tl::expected<double, std::string> query(http::Client& c, const std::string& expr) {
+    auto r = c.send(http::Request{"GET", "/api/v1/query?query=" + url_encode(expr), "", "application/json"});
+    if (!r) return tl::unexpected("Prometheus unreachable: " + r.error().message);
+    return parse_instant_value(r->status, r->body);
+  }
+
+  HttpFactory make_http_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<http::Client>> clients_;
+};
+
+}  // namespace
+
+Queries queries_for(const codec::MetricsSpec& m) {
+  const std::string w = window(m.window_s);
+  const std::string p = "{" + m.prefill_selector + "}";
+  const std::string d = "{" + m.decode_selector + "}";
+  auto mean = [&](const std::string& hist, const std::string& sel) {
+    return fmt::format("sum(rate({0}_sum{1}[{2}])) / sum(rate({0}_count{1}[{2}]))", hist, sel, w);
+  };
+  if (m.engine == codec::Engine::Sglang) {
+    return {fmt::format("sum(rate(sglang:num_requests_total{}[{}]))", d, w),
+            fmt::format("sum(deriv(sglang:num_queue_reqs{0}[{2}])) + sum(deriv(sglang:num_running_reqs{0}[{2}])) + "
+                        "sum(deriv(sglang:num_queue_reqs{1}[{2}])) + sum(deriv(sglang:num_running_reqs{1}[{2}]))",
+                        p, d, w),
+            fmt::format("sum(rate(sglang:prompt_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", p, w),
+            fmt::format("sum(rate(sglang:generation_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", d, w),
+            mean("sglang:time_to_first_token_seconds", p),
+            mean("sglang:inter_token_latency_seconds", d)};
+  }
+  return {fmt::format("sum(rate(vllm:request_success_total{}[{}]))", d, w),
+          fmt::format("sum(deriv(vllm:num_requests_waiting{0}[{2}])) + sum(deriv(vllm:num_requests_running{0}[{2}])) + "
+                      "sum(deriv(vllm:num_requests_waiting{1}[{2}])) + sum(deriv(vllm:num_requests_running{1}[{2}]))",
+                      p, d, w),
+          mean("vllm:request_prompt_tokens", p),
+          mean("vllm:request_generation_tokens", d),
+          mean("vllm:time_to_first_token_seconds", p),
+          mean("vllm:request_time_per_output_token_seconds", d)};
+}
+
+tl::expected<double, std::string> parse_instant_value(int http_status, const std::string& body) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return tl::unexpected(fmt::format("HTTP {}: not a Prometheus answer", http_status));
+  if (j.value("status", "") != "success")
+    return tl::unexpected(fmt::format("HTTP {}: {}: {}", http_status, j.value("errorType", "error"), j.value("error", "")));
+  const auto& data = j["data"];
+  if (!data.is_object() || !data.contains("result")) return tl::unexpected(std::string("answer without data.result"));
+  const auto& result = data["result"];
+  if (data.value("resultType", "") == "scalar") {
+    if (!result.is_array() || result.size() != 2 || !result[1].is_string()) return tl::unexpected(std::string("bad scalar"));
+    return parse_instant_value(200, nlohmann::json({{"status", "success"}, {"data", {{"resultType", "vector"}, {"result", {{{"metric", nlohmann::json::object()}, {"value", result}}}}}}}).dump());
+  }
+  if (!result.is_array() || result.empty())
+    return tl::unexpected(std::string("no data (is the selector right, and are the engines scraped?)"));
+  if (result.size() > 1) return tl::unexpected(fmt::format("{} series where one was expected", result.size()));
+  const auto& value = result[0]["value"];
+  if (!value.is_array() || value.size() != 2 || !value[1].is_string()) return tl::unexpected(std::string("bad sample"));
+  const std::string v = value[1];
+  double x = 0;
+  try {
+    x = std::stod(v);
+  } catch (const std::exception&) {
+    return tl::unexpected("not a number: \"" + v + "\"");
+  }
+  if (!std::isfinite(x)) return tl::unexpected("value is " + v);
+  return x;
+}
+
+std::unique_ptr<MetricsSource> make_prometheus_source(HttpFactory make_http) {
+  return std::make_unique<PrometheusSource>(std::move(make_http));
+}
+
+}  // namespace pdscaler::ctl

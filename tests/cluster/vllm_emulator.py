@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Stands in for the vLLM engines of a prefill/decode fleet (no GPUs here): it reads how many
+prefill and decode replicas are ready from the real API server, replays a load schedule through a
+fluid queue model of them (prefill at the profile's max throughput, decode at TPOT(batch)), and
+serves what real vLLM engines would export: the same metric names, types, labels and histogram
+buckets (vllm:request_success_total, vllm:num_requests_running/waiting,
+vllm:request_prompt_tokens, vllm:request_generation_tokens, vllm:time_to_first_token_seconds,
+vllm:request_time_per_output_token_seconds), one endpoint per pool on loopback. Stops on SIGTERM."""
+import argparse
+import collections
+import http.server
+import json
+import signal
+import ssl
+import threading
+import time
+import urllib.request
+
+TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0]
+TPOT_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0]
+TOKEN_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000]
+
+
+class Histogram:
+    def __init__(self, buckets):
+        self.buckets, self.counts, self.sum, self.count = buckets, [0.0] * len(buckets), 0.0, 0.0
+
+    def observe(self, value, n=1.0):
+        self.sum += value * n
+        self.count += n
+        for i, b in enumerate(self.buckets):
+            if value <= b:
+                self.counts[i] += n
+
+    def lines(self, name, labels):
+        out = [f"# TYPE {name} histogram"]
+        for b, c in zip(self.buckets, self.counts):
+            out.append(f'{name}_bucket{{{labels},le="{float(b)}"}} {c}')
+        out += [f'{name}_bucket{{{labels},le="+Inf"}} {self.count}', f"{name}_sum{{{labels}}} {self.sum}",
+                f"{name}_count{{{labels}}} {self.count}"]
+        return out
+
+
+class Fleet:
+    def __init__(self, a):
+        self.a = a
+        self.lock = threading.Lock()
+        self.ready = {"prefill": 1, "decode": 1}
+        self.queue = 0.0                  # requests waiting for prefill
+        self.decoding = collections.deque()  # (finish time, requests)
+        self.success = 0.0
+        self.prompt = Histogram(TOKEN_BUCKETS)
+        self.generation = Histogram(TOKEN_BUCKETS)
+        self.ttft = Histogram(TTFT_BUCKETS)
+        self.tpot = Histogram(TPOT_BUCKETS)
+        self.start = time.monotonic()
+        steps = [tuple(float(x) for x in s.split(":")) for s in a.schedule.split(",")]
+        self.steps = sorted(steps)
+
+    def rate(self, t):
+        tpm = self.steps[0][1]
+        for at, v in self.steps:
+            if t >= at:
+                tpm = v
+        return tpm / 60 / (self.a.input_length + self.a.output_length)
+
+    def tpot_at(self, batch):
+        pts = self.a.tpot_table
+        if batch <= pts[0][0]:
+            return pts[0][1]
+        for (b0, t0), (b1, t1) in zip(pts, pts[1:]):
+            if batch <= b1:
+                return t0 + (t1 - t0) * (batch - b0) / (b1 - b0)
+        return pts[-1][1]
+
+    def step(self, dt):
+        a = self.a
+        now = time.monotonic()
+        with self.lock:
+            t = now - self.start
+            self.queue += self.rate(t) * dt
+            service = a.input_length / a.max_throughput
+            capacity = self.ready["prefill"] / service * dt
+            done = min(self.queue, capacity)
+            self.queue -= done
+            if done > 0:
+                wait = self.queue / (self.ready["prefill"] / service) if self.ready["prefill"] else 60.0
+                self.ttft.observe(wait + service + a.overhead, done)
+                self.prompt.observe(a.input_length, done)
+                batch = (self.running() + done) / max(1, self.ready["decode"])
+                tpot = self.tpot_at(batch)
+                self.decoding.append((now + a.output_length * tpot, done, tpot))
+            while self.decoding and self.decoding[0][0] <= now:
+                _, n, tpot = self.decoding.popleft()
+                self.success += n
+                self.generation.observe(a.output_length, n)
+                self.tpot.observe(tpot, n)
+
+    def running(self):  # requests in decode: entries are (finish time, requests, TPOT)
+        return sum(e[1] for e in self.decoding)
+
+    def exposition(self, pool):
+        labels = f'model_name="{self.a.model}",engine="0"'
+        with self.lock:
+            if pool == "prefill":
+                out = ["# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{{{labels}}} {self.queue}",
+                       "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{{{labels}}} 0"]
+                out += self.prompt.lines("vllm:request_prompt_tokens", labels)
+                out += self.ttft.lines("vllm:time_to_first_token_seconds", labels)
+            else:
+                out = ["# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{{{labels}}} 0",
+                       "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{{{labels}}} {self.running()}",
+                       "# TYPE vllm:request_success_total counter",
+                       f'vllm:request_success_total{{{labels},finished_reason="stop"}} {self.success}']
+                out += self.generation.lines("vllm:request_generation_tokens", labels)
+                out += self.tpot.lines("vllm:request_time_per_output_token_seconds", labels)
+        return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--namespace", default="default")
+    ap.add_argument("--prefill", required=True, help="prefill Deployment")
+    ap.add_argument("--decode", required=True, help="decode Deployment")
+    ap.add_argument("--prefill-port", type=int, required=True)
+    ap.add_argument("--decode-port", type=int, required=True)
+    ap.add_argument("--schedule", required=True, help="SECONDS:TOKENS_PER_MINUTE,... from start")
+    ap.add_argument("--input-length", type=float, default=6144)
+    ap.add_argument("--output-length", type=float, default=512)
+    ap.add_argument("--max-throughput", type=float, default=28300)
+    ap.add_argument("--overhead", type=float, default=0.1)
+    ap.add_argument("--tpot", default="1:0.009,16:0.014,34:0.020,64:0.031")
+    ap.add_argument("--model", default="deepseek-v31")
+    a = ap.parse_args()
+    a.tpot_table = [tuple(float(x) for x in p.split(":")) for p in a.tpot.split(",")]
+    fleet = Fleet(a)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def serve(pool, port):
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = fleet.exposition(pool).encode()
+                self.send_response(200 if self.path.startswith("/metrics") else 404)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        return srv
+
+    servers = [serve("prefill", a.prefill_port), serve("decode", a.decode_port)]
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    last_read = 0.0
+    last = time.monotonic()
+    while not stop.is_set():
+        now = time.monotonic()
+        if now - last_read > 0.5:
+            last_read = now
+            for role, name in (("prefill", a.prefill), ("decode", a.decode)):
+                try:
+                    req = urllib.request.Request(f"{a.server}/apis/apps/v1/namespaces/{a.namespace}/deployments/{name}")
+                    req.add_header("Authorization", "Bearer " + a.token)
+                    with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
+                        fleet.ready[role] = json.loads(r.read()).get("status", {}).get("readyReplicas", 0) or 0
+                except Exception:
+                    pass  # keep the last count while the API server is away
+        fleet.step(now - last)
+        last = now
+        stop.wait(0.1)
+    for s in servers:
+        s.shutdown()
+
+
+if __name__ == "__main__":
+    main()

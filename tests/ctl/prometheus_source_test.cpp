@@ -1,0 +1,40 @@
+// Prometheus answers as Prometheus 2.42 gives them (values are strings; NaN and +Inf happen; an
+// unknown metric is an empty result, not an error; errors carry errorType and error).
+#include <gtest/gtest.h>
+
+#include "pdscaler/ctl/metrics_source.h"
+
+namespace pdscaler::ctl {
+namespace {
+
+TEST(PrometheusParse, AVectorSample) {
+  auto v = parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1763840000.123,"12.5"]}]}})");
+  ASSERT_TRUE(v) << v.error();
+  EXPECT_DOUBLE_EQ(*v, 12.5);
+}
+
+TEST(PrometheusParse, NanInfEmptyAndErrorsAreErrorsNotZero) {
+  EXPECT_EQ(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}})").error(), "value is NaN");
+  EXPECT_EQ(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"+Inf"]}]}})").error(), "value is +Inf");
+  EXPECT_NE(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[]}})").error().find("no data"), std::string::npos);
+  EXPECT_EQ(parse_instant_value(400, R"({"status":"error","errorType":"bad_data","error":"parse error at char 5"})").error(), "HTTP 400: bad_data: parse error at char 5");
+  EXPECT_NE(parse_instant_value(503, "Service Unavailable").error().find("HTTP 503"), std::string::npos);
+  EXPECT_NE(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1,"1"]},{"metric":{"a":"2"},"value":[1,"2"]}]}})").error().find("2 series"), std::string::npos);
+}
+
+TEST(PrometheusQueries, VllmPresetUsesCurrentNamesAndTheSelectors) {
+  codec::MetricsSpec m;
+  m.prefill_selector = R"(job="p")";
+  m.decode_selector = R"(job="d")";
+  m.window_s = 120;
+  const Queries q = queries_for(m);
+  EXPECT_EQ(q.completions, R"(sum(rate(vllm:request_success_total{job="d"}[120s])))");
+  EXPECT_EQ(q.input_mean, R"(sum(rate(vllm:request_prompt_tokens_sum{job="p"}[120s])) / sum(rate(vllm:request_prompt_tokens_count{job="p"}[120s])))");
+  EXPECT_NE(q.in_flight_growth.find(R"(deriv(vllm:num_requests_waiting{job="p"}[120s]))"), std::string::npos);
+  EXPECT_NE(q.tpot_mean.find("vllm:request_time_per_output_token_seconds_sum"), std::string::npos);
+  m.engine = codec::Engine::Sglang;
+  EXPECT_EQ(queries_for(m).completions, R"(sum(rate(sglang:num_requests_total{job="d"}[120s])))");
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl
