@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job on a local default. Sets up and builds, sizes the two sample fleets with
-# `pdscaler plan`, then runs the operator against a real local Kubernetes control plane (built
-# once from Debian's source and cached: about 5 minutes the first time) with fake 8-GPU nodes,
-# applies the DeepSeek sample, and walks its load through 5 -> 8 -> 2 -> 5 M tokens/min, printing
-# a line per step: the load, the prefill/decode replicas the operator set and that became ready,
-# and the predicted TTFT/TPOT. Ctrl-C stops everything; all processes are stopped on exit.
+# `pdscaler plan`, then runs live rebalancing for three minutes: a real local Kubernetes control
+# plane (built once from Debian's source and cached: about 5 minutes the first time) with fake
+# 8-GPU nodes, the operator, Debian's Prometheus, and an emulator serving vLLM-shaped metrics for
+# the fleet the cluster runs while it replays the arrival-rate shape of the Azure conversation
+# trace. Prints a line every 5 s: measured load, plan, ready/desired replicas per role, predicted
+# and observed TTFT/TPOT; then a summary. Ctrl-C stops everything; all processes are stopped on exit.
 #   ./scripts/demo.sh              # all of it
 #   ./scripts/demo.sh --plan-only  # just the two plans
 set -euo pipefail
@@ -18,37 +19,54 @@ for f in crds/examples/deepseek-v31-h200.yaml crds/examples/llama33-70b-h100.yam
 done
 [ "${1:-}" == "--plan-only" ] && exit 0
 
-echo "== the operator on a local control plane (first run builds Kubernetes 1.20.2: ~5 minutes)"
+echo "== live rebalancing on a local control plane (first run builds Kubernetes 1.20.2: ~5 minutes)"
 export PDSCALER_BUILD_DIR=$PWD/build
-# The integration tests' harness: real etcd, kube-apiserver, controller-manager, scheduler on
-# free loopback ports, fake GPU nodes, the operator under the Helm chart's RBAC.
+# The integration tests' harness: real etcd, kube-apiserver, controller-manager, scheduler on free
+# loopback ports, fake 8-GPU nodes, the operator under the Helm chart's RBAC, Debian's Prometheus
+# scraping vLLM-shaped metrics of the fleet the cluster runs (tests/cluster/vllm_emulator.py).
 source tests/integration/lib.sh
-start_sample_fleet 16
-k get nodes --no-headers | wc -l | xargs printf '%s fake nodes with 8 nvidia.com/gpu each\n'
+trace=${PDSCALER_TRACE:-$ROOT/../shared/data/traces/azure2023_conv.csv}
+cluster_up 16 8
+operator_up a
+gpu_deployment dsv31-prefill 8
+gpu_deployment dsv31-decode 8
+if [ -f "$trace" ]; then
+  echo "load: the arrival-rate shape of $(basename "$trace") (Azure LLM inference trace 2023, CC-BY-4.0),"
+  echo "      20x faster (one trace minute every 3 s), rescaled to a mean of 4 M tokens/min at 6144/512 tokens"
+  emulator_up --trace "$trace" --trace-speed 20 --mean-tokens-per-minute 4e6
+  duration=180
+else
+  echo "load: steps 2 -> 5 -> 2 M tokens/min (no trace at $trace)"
+  emulator_up --schedule "0:2e6,60:5e6,120:2e6"
+  duration=180
+fi
+prometheus_up
+apply_live_sample
 echo
-printf '%-9s %-17s %-7s %-15s %-15s %-11s %-10s\n' TIME LOAD PLAN PREFILL DECODE "TTFT(pred)" "TPOT(pred)"
-current() {  # the status describes the latest spec and the fleet is at the plan and ready
-  k get pdd deepseek-v31 -o json |
-    jq -e '.status.observedGeneration == .metadata.generation and
-           any(.status.conditions[]; .type == "Ready" and .status == "True")' >/dev/null
+printf '%-9s %-13s %-6s %-9s %-9s %-21s %-21s\n' TIME MEASURED PLAN PREFILL DECODE "TTFT pred / observed" "TPOT pred / observed"
+line() {
+  k get pdd deepseek-v31 -o json | jq -r '.status as $s | [
+      $s.metrics.requestsPerSecond // 0, $s.plan // "-",
+      "\($s.prefill.readyReplicas // 0)/\($s.prefill.desiredReplicas // 0)", "\($s.decode.readyReplicas // 0)/\($s.decode.desiredReplicas // 0)",
+      ($s.lastDecision.explanation.predictedTtftMean // 0), ($s.metrics.observedTtftSeconds // 0),
+      ($s.lastDecision.explanation.predictedTpot // 0), ($s.metrics.observedTpotSeconds // 0)] | @tsv' |
+    while IFS=$'\t' read -r rps plan p d tp to dp do_; do
+      printf '%-9s %-13s %-6s %-9s %-9s %-21s %-21s\n' "$(date +%H:%M:%S)" \
+        "$(awk -v r="$rps" 'BEGIN{printf "%.2fM tok/min", r*6656*60/1e6}')" "$plan" "$p" "$d" \
+        "$(awk -v a="$tp" -v b="$to" 'BEGIN{printf "%.2f s / %.2f s", a, b}')" \
+        "$(awk -v a="$dp" -v b="$do_" 'BEGIN{printf "%.1f ms / %.1f ms", a*1000, b*1000}')"
+    done
 }
-show() {  # show LOAD: one line once the fleet is at the plan and ready
-  wait_for 60 "the fleet at the plan" current
-  local plan p d ttft tpot
-  IFS=$'\t' read -r plan p d ttft tpot < <(k get pdd deepseek-v31 -o json | jq -r '.status |
-    [.plan, "\(.prefill.readyReplicas)/\(.prefill.desiredReplicas) ready", "\(.decode.readyReplicas)/\(.decode.desiredReplicas) ready",
-     .lastDecision.explanation.predictedTtftMean * 1000, .lastDecision.explanation.predictedTpot * 1000] | @tsv')
-  printf '%-9s %-17s %-7s %-15s %-15s %-11s %-10s\n' "$(date +%H:%M:%S)" "$1" "$plan" "$p" "$d" \
-    "$(printf '%.0f ms' "$ttft")" "$(printf '%.1f ms' "$tpot")"
-}
-show "5.0M tokens/min"
-for tpm in 8000000 2000000 5000000; do
-  k patch pdd deepseek-v31 --type merge -p "{\"spec\":{\"workload\":{\"tokensPerMinute\":$tpm}}}" >/dev/null
-  show "$(awk -v t="$tpm" 'BEGIN{printf "%.1fM tokens/min", t/1e6}')"
+end=$(( $(date +%s) + duration ))
+while [ "$(date +%s)" -lt "$end" ]; do
+  line
+  sleep 5
 done
 echo
 k get pdd
 echo
-k get events --field-selector involvedObject.kind=PDDeployment --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -8
+rescales=$(k get events --field-selector reason=SuccessfulRescale -o name | wc -l | tr -d ' ')
+echo "summary: $rescales rescales in ${duration} s; $(k get events --field-selector reason=FailedGetMetrics -o name | wc -l | tr -d ' ') metrics failures"
+k get events --field-selector involvedObject.kind=PDDeployment --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -6
 echo
-echo "== stopping the control plane and the operator"
+echo "== stopping Prometheus, the emulator, the operator and the control plane"

@@ -54,8 +54,7 @@ class Fleet:
         self.ttft = Histogram(TTFT_BUCKETS)
         self.tpot = Histogram(TPOT_BUCKETS)
         self.start = time.monotonic()
-        steps = [tuple(float(x) for x in s.split(":")) for s in a.schedule.split(",")]
-        self.steps = sorted(steps)
+        self.steps = sorted(a.steps)
 
     def rate(self, t):
         tpm = self.steps[0][1]
@@ -117,6 +116,23 @@ class Fleet:
         return "\n".join(out) + "\n"
 
 
+def trace_steps(path, speed, mean_tpm):
+    """The per-minute arrival counts of an Azure-format trace as a schedule: trace minute k starts at
+    k*60/speed emulated seconds, with the load rescaled so that its mean is mean_tpm."""
+    import csv
+    import datetime
+    counts = collections.Counter()
+    t0 = None
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            ts = datetime.datetime.fromisoformat(row["TIMESTAMP"][:26])
+            t0 = t0 or ts
+            counts[int((ts - t0).total_seconds() // 60)] += 1
+    minutes = range(max(counts) + 1)
+    mean = sum(counts.values()) / len(minutes)
+    return [(k * 60 / speed, mean_tpm * counts[k] / mean) for k in minutes]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", required=True)
@@ -126,7 +142,10 @@ def main():
     ap.add_argument("--decode", required=True, help="decode Deployment")
     ap.add_argument("--prefill-port", type=int, required=True)
     ap.add_argument("--decode-port", type=int, required=True)
-    ap.add_argument("--schedule", required=True, help="SECONDS:TOKENS_PER_MINUTE,... from start")
+    ap.add_argument("--schedule", help="SECONDS:TOKENS_PER_MINUTE,... from start")
+    ap.add_argument("--trace", help="Azure-format trace whose arrival-rate shape to replay instead")
+    ap.add_argument("--trace-speed", type=float, default=10, help="trace seconds per emulated second")
+    ap.add_argument("--mean-tokens-per-minute", type=float, default=4e6, help="the trace's mean load, rescaled to this")
     ap.add_argument("--input-length", type=float, default=6144)
     ap.add_argument("--output-length", type=float, default=512)
     ap.add_argument("--max-throughput", type=float, default=28300)
@@ -135,6 +154,12 @@ def main():
     ap.add_argument("--model", default="deepseek-v31")
     a = ap.parse_args()
     a.tpot_table = [tuple(float(x) for x in p.split(":")) for p in a.tpot.split(",")]
+    if a.trace:
+        a.steps = trace_steps(a.trace, a.trace_speed, a.mean_tokens_per_minute)
+    elif a.schedule:
+        a.steps = [tuple(float(x) for x in s.split(":")) for s in a.schedule.split(",")]
+    else:
+        ap.error("give --schedule or --trace")
     fleet = Fleet(a)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -189,13 +189,13 @@ start_sample_fleet() {
   wait_for 30 "decode scaled to 4" replicas_are dsv31-decode 4
 }
 
-# emulator_up SCHEDULE: vLLM-shaped metrics for the sample's two Deployments, replaying SCHEDULE
-# (SECONDS:TOKENS_PER_MINUTE,...); sets EMU_PREFILL_PORT and EMU_DECODE_PORT.
+# emulator_up ARGS...: vLLM-shaped metrics for the sample's two Deployments, replaying a load
+# (--schedule SECONDS:TOKENS_PER_MINUTE,... or --trace FILE); sets EMU_PREFILL_PORT, EMU_DECODE_PORT.
 emulator_up() {
   EMU_PREFILL_PORT=$(free_port); EMU_DECODE_PORT=$(free_port)
   start vllm-emulator python3 "$ROOT/tests/cluster/vllm_emulator.py" --server "https://127.0.0.1:$API_PORT" \
     --token "$ADMIN_TOKEN" --prefill dsv31-prefill --decode dsv31-decode \
-    --prefill-port "$EMU_PREFILL_PORT" --decode-port "$EMU_DECODE_PORT" --schedule "$1"
+    --prefill-port "$EMU_PREFILL_PORT" --decode-port "$EMU_DECODE_PORT" "$@"
   wait_for 20 "emulator serving" curl -sf "http://127.0.0.1:$EMU_DECODE_PORT/metrics"
 }
 
@@ -215,6 +215,13 @@ YML
     --web.listen-address "127.0.0.1:$PROM_PORT"
   wait_for 60 "Prometheus scraping both pools" bash -c \
     "curl -sf 'http://127.0.0.1:$PROM_PORT/api/v1/query?query=count(up==1)' | grep -q '\"value\":\[[0-9.]*,\"2\"\]'"
+}
+
+# apply_live_sample: the DeepSeek sample with spec.metrics on the local Prometheus and short
+# windows (evaluation 5 s, rate window 20 s, start-up 5 s, scale-down window 30 s).
+apply_live_sample() {
+  sed "s/  scaling: {rounding: Ceil}/  scaling: {rounding: Ceil}\n  metrics: {prometheus: {url: \"http:\/\/127.0.0.1:$PROM_PORT\"}, prefillSelector: 'job=\"prefill\"', decodeSelector: 'job=\"decode\"', window: 20s, evaluationInterval: 5s, startupTime: 5s, scaleDownWindow: 30s}/" \
+    "$ROOT/crds/examples/deepseek-v31-h200.yaml" | k apply -f - >/dev/null
 }
 
 replicas_of() { k get deployment "$1" -n "${2:-default}" -o jsonpath='{.spec.replicas}'; }

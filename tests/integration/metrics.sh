@@ -9,11 +9,10 @@ cluster_up 12 8
 operator_up a
 gpu_deployment dsv31-prefill 8
 gpu_deployment dsv31-decode 8
-emulator_up "0:2e6,75:5e6,150:2e6"
+emulator_up --schedule "0:2e6,75:5e6,150:2e6"
 t_start=$(date +%s)
 prometheus_up
-sed "s/  scaling: {rounding: Ceil}/  scaling: {rounding: Ceil}\n  metrics: {prometheus: {url: \"http:\/\/127.0.0.1:$PROM_PORT\"}, prefillSelector: 'job=\"prefill\"', decodeSelector: 'job=\"decode\"', window: 20s, evaluationInterval: 5s, startupTime: 5s, scaleDownWindow: 30s}/" \
-  "$ROOT/crds/examples/deepseek-v31-h200.yaml" | k apply -f - >/dev/null
+apply_live_sample
 at() { echo $(( $(date +%s) - t_start )); }
 fleet_is() { [ "$(replicas_of dsv31-prefill)P$(replicas_of dsv31-decode)D" == "$1" ]; }
 prefill_at_least() { [ "$(replicas_of dsv31-prefill)" -ge "$1" ]; }
