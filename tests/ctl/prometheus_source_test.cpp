@@ -13,6 +13,12 @@ TEST(PrometheusParse, AVectorSample) {
   EXPECT_DOUBLE_EQ(*v, 12.5);
 }
 
+TEST(PrometheusParse, AScalar) {
+  auto v = parse_instant_value(200, R"({"status":"success","data":{"resultType":"scalar","result":[1763840000.1,"3.5"]}})");
+  ASSERT_TRUE(v) << v.error();
+  EXPECT_DOUBLE_EQ(*v, 3.5);
+}
+
 TEST(PrometheusParse, NanInfEmptyAndErrorsAreErrorsNotZero) {
   EXPECT_EQ(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}})").error(), "value is NaN");
   EXPECT_EQ(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"+Inf"]}]}})").error(), "value is +Inf");

@@ -95,22 +95,9 @@ Queries queries_for(const codec::MetricsSpec& m) {
           mean("vllm:request_time_per_output_token_seconds", d)};
 }
 
-tl::expected<double, std::string> parse_instant_value(int http_status, const std::string& body) {
-  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object()) return tl::unexpected(fmt::format("HTTP {}: not a Prometheus answer", http_status));
-  if (j.value("status", "") != "success")
-    return tl::unexpected(fmt::format("HTTP {}: {}: {}", http_status, j.value("errorType", "error"), j.value("error", "")));
-  const auto& data = j["data"];
-  if (!data.is_object() || !data.contains("result")) return tl::unexpected(std::string("answer without data.result"));
-  const auto& result = data["result"];
-  if (data.value("resultType", "") == "scalar") {
-    if (!result.is_array() || result.size() != 2 || !result[1].is_string()) return tl::unexpected(std::string("bad scalar"));
-    return parse_instant_value(200, nlohmann::json({{"status", "success"}, {"data", {{"resultType", "vector"}, {"result", {{{"metric", nlohmann::json::object()}, {"value", result}}}}}}}).dump());
-  }
-  if (!result.is_array() || result.empty())
-    return tl::unexpected(std::string("no data (is the selector right, and are the engines scraped?)"));
-  if (result.size() > 1) return tl::unexpected(fmt::format("{} series where one was expected", result.size()));
-  const auto& value = result[0]["value"];
+namespace {
+// A [timestamp, "value"] pair; values are strings and may be NaN or +Inf.
+tl::expected<double, std::string> sample_value(const nlohmann::json& value) {
   if (!value.is_array() || value.size() != 2 || !value[1].is_string()) return tl::unexpected(std::string("bad sample"));
   const std::string v = value[1];
   double x = 0;
@@ -121,6 +108,22 @@ tl::expected<double, std::string> parse_instant_value(int http_status, const std
   }
   if (!std::isfinite(x)) return tl::unexpected("value is " + v);
   return x;
+}
+}  // namespace
+
+tl::expected<double, std::string> parse_instant_value(int http_status, const std::string& body) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return tl::unexpected(fmt::format("HTTP {}: not a Prometheus answer", http_status));
+  if (j.value("status", "") != "success")
+    return tl::unexpected(fmt::format("HTTP {}: {}: {}", http_status, j.value("errorType", "error"), j.value("error", "")));
+  const auto& data = j["data"];
+  if (!data.is_object() || !data.contains("result")) return tl::unexpected(std::string("answer without data.result"));
+  const auto& result = data["result"];
+  if (data.value("resultType", "") == "scalar") return sample_value(result);
+  if (!result.is_array() || result.empty())
+    return tl::unexpected(std::string("no data (is the selector right, and are the engines scraped?)"));
+  if (result.size() > 1) return tl::unexpected(fmt::format("{} series where one was expected", result.size()));
+  return sample_value(result[0]["value"]);
 }
 
 std::unique_ptr<MetricsSource> make_prometheus_source(HttpFactory make_http) {

@@ -148,16 +148,12 @@ class Engine {
     if (!ready) push(now_ + cfg_.cold_start_s, Kind::InstanceReady, static_cast<int>(decode_.size() - 1), 1);
   }
 
-  int pick_prefill() const {
+  // The ready instance with the least outstanding work (routing, and whom to drain); -1 if none.
+  template <typename Inst>
+  static int least_loaded(const std::vector<Inst>& v) {
     int best = -1;
-    for (size_t i = 0; i < prefill_.size(); ++i)
-      if (prefill_[i].state == State::Ready && (best < 0 || prefill_[i].work < prefill_[best].work)) best = static_cast<int>(i);
-    return best;
-  }
-  int pick_decode() const {
-    int best = -1;
-    for (size_t i = 0; i < decode_.size(); ++i)
-      if (decode_[i].state == State::Ready && (best < 0 || decode_[i].work < decode_[best].work)) best = static_cast<int>(i);
+    for (size_t i = 0; i < v.size(); ++i)
+      if (v[i].state == State::Ready && (best < 0 || v[i].work < v[static_cast<size_t>(best)].work)) best = static_cast<int>(i);
     return best;
   }
 
@@ -176,7 +172,7 @@ class Engine {
   }
 
   void route_prefill(int r) {
-    const int i = pick_prefill();
+    const int i = least_loaded(prefill_);
     if (i < 0) {
       prefill_backlog_.push_back(r);
       return;
@@ -223,7 +219,7 @@ class Engine {
   }
 
   void on_decode_enqueue(int r) {
-    const int i = pick_decode();
+    const int i = least_loaded(decode_);
     if (i < 0) {
       decode_backlog_.push_back(r);
       return;
@@ -368,12 +364,11 @@ class Engine {
     for (size_t i = v.size(); i-- > 0 && active > want;)
       if (v[i].state == State::Starting) { account(); v[i].state = State::Gone; --active; }
     while (active > want) {
-      Inst* best = nullptr;
-      for (auto& inst : v)
-        if (inst.state == State::Ready && (!best || inst.work < best->work)) best = &inst;
-      if (!best) break;
-      best->state = State::Draining;
-      if (idle(*best)) { account(); best->state = State::Gone; }
+      const int i = least_loaded(v);
+      if (i < 0) break;
+      Inst& best = v[static_cast<size_t>(i)];
+      best.state = State::Draining;
+      if (idle(best)) { account(); best.state = State::Gone; }
       --active;
     }
   }
