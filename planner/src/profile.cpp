@@ -105,6 +105,12 @@ tl::expected<Profile, ProfileError> Profile::build(const std::vector<ProfilePoin
   return out;
 }
 
+Profile Profile::scaled(double factor) const {
+  Profile out = *this;
+  for (auto& pt : out.points_) pt.y *= factor;
+  return out;
+}
+
 Lookup Profile::at(double x) const {
   if (points_.size() == 1) return {points_.front().y, false};
   if (x < points_.front().x) return {points_.front().y, true};

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "pdscaler/ctl/decide.h"
+#include "planner/fixtures.h"
 
 namespace pdscaler::ctl {
 namespace {
@@ -243,13 +244,13 @@ namespace {
 
 LiveLoad live_at(double rps, const std::string& text) {
   auto d = codec::decode_pddeployment(text);
-  planner::Autoscaler a(d->plan, {60, 15, 0, {}});
+  planner::Autoscaler a(d->plan, testing::autoscaler_config(60, 15, 0));
   LiveLoad l;
   l.available = true;
   l.observed.requests_per_s = rps;
   l.observed.mean_input = 6144;
   l.observed.mean_output = 512;
-  l.recommendation = a.step({0, rps, 6144, 512, std::nullopt}, 1, 1);
+  l.recommendation = a.step(testing::load_at(0, rps, 6144, 512), 1, 1);
   l.evaluated_at = "2026-11-22T00:00:00Z";
   return l;
 }

@@ -16,6 +16,10 @@ log() { echo "[$SCENARIO $(date +%H:%M:%S)] $*"; }
 fail() {
   echo "[$SCENARIO] FAIL: $*" >&2
   for f in "$WORK"/operator*.log; do [ -f "$f" ] && { echo "--- last lines of $f" >&2; tail -25 "$f" >&2; }; done
+  if [ -f "$WORK/admin.kubeconfig" ]; then
+    echo "--- events" >&2
+    kubectl --kubeconfig "$WORK/admin.kubeconfig" --request-timeout=5s get events -A 2>&1 | tail -15 >&2 || true
+  fi
   exit 1
 }
 

@@ -53,7 +53,7 @@ log "stopping Prometheus for 60 s"
 before=$(fleet)
 stop_pid "$PID_prometheus"
 wait_for 40 "MetricsAvailable=False" condition_is deepseek-v31 MetricsAvailable False/FailedGetMetrics
-has_event FailedGetMetrics || fail "FailedGetMetrics event"
+wait_for 30 "FailedGetMetrics event" has_event FailedGetMetrics
 k get pdd deepseek-v31 -o jsonpath='{.status.conditions[?(@.type=="MetricsAvailable")].message}' | grep -q "holding the current replicas" \
   || fail "MetricsAvailable message"
 sleep 45

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 start_sample_fleet 8 --leader-elect --leader-election-namespace pdscaler-system
 wait_for 60 "Ready" condition_is deepseek-v31 Ready True/AsPlanned
-has_event SuccessfulRescale || fail "events written"
+wait_for 30 "SuccessfulRescale events written with the SA token" has_event SuccessfulRescale
 grep -q 'from kubeconfig .*operator.kubeconfig' "$WORK/operator-a.log" || fail "operator did not use the SA kubeconfig"
 
 sa=system:serviceaccount:pdscaler-system:pdscaler-operator

@@ -1,6 +1,7 @@
 #pragma once
 // Planner inputs shared by the tests: the seed paper's worked example and small helpers.
 
+#include "pdscaler/planner/autoscale.h"
 #include "pdscaler/planner/spec.h"
 
 namespace pdscaler::testing {
@@ -29,6 +30,26 @@ inline planner::PlanInput paper_example() {
   in.decode.min_replicas = 1;
   in.decode.max_replicas = 32;
   return in;
+}
+
+// A measurement window of the live policy: load and mean lengths only.
+inline planner::LoadSample load_at(double t_s, double requests_per_s, double input = 6144, double output = 512) {
+  planner::LoadSample s;
+  s.t_s = t_s;
+  s.requests_per_s = requests_per_s;
+  s.mean_input = input;
+  s.mean_output = output;
+  return s;
+}
+
+inline planner::AutoscalerConfig autoscaler_config(double startup_s, double interval_s, double z,
+                                                   planner::StabilizerConfig st = {}) {
+  planner::AutoscalerConfig c;
+  c.startup_s = startup_s;
+  c.interval_s = interval_s;
+  c.forecast_z = z;
+  c.stabilizer = st;
+  return c;
 }
 
 }  // namespace pdscaler::testing

@@ -47,8 +47,8 @@ TEST(Forecaster, NeverForecastsBelowTheLevelOnAFall) {
 }
 
 TEST(Autoscaler, PlansTheMeasuredLoadWithMeasuredLengths) {
-  Autoscaler a(testing::paper_example(), {60, 15, 0, {}});
-  LoadSample s{0, 5e6 / 60 / 6656, 6144, 512, std::nullopt};
+  Autoscaler a(testing::paper_example(), testing::autoscaler_config(60, 15, 0));
+  LoadSample s = testing::load_at(0, 5e6 / 60 / 6656, 6144, 512);
   Recommendation r = a.step(s, 1, 1);
   EXPECT_EQ(r.prefill, 4);
   EXPECT_EQ(r.decode, 4);
@@ -56,9 +56,9 @@ TEST(Autoscaler, PlansTheMeasuredLoadWithMeasuredLengths) {
 }
 
 TEST(Autoscaler, IdleWindowsDoNotEraseTheLengths) {
-  Autoscaler a(testing::paper_example(), {60, 15, 0, {}});
-  a.step({0, 12.52, 6144, 512, std::nullopt}, 4, 4);
-  Recommendation r = a.step({15, 0, 0, 0, std::nullopt}, 4, 4);  // no requests: no lengths
+  Autoscaler a(testing::paper_example(), testing::autoscaler_config(60, 15, 0));
+  a.step(testing::load_at(0, 12.52, 6144, 512), 4, 4);
+  Recommendation r = a.step(testing::load_at(15, 0, 0, 0), 4, 4);  // no requests: no lengths
   EXPECT_EQ(r.plan.d.input_length, 6144);
   EXPECT_EQ(r.prefill, 4);  // and no scale-down inside the window
 }
@@ -83,14 +83,156 @@ namespace pdscaler::planner {
 namespace {
 
 TEST(Autoscaler, NoScaleDownRightAfterAMetricsGap) {
-  AutoscalerConfig c{5, 5, 0, {30, 0, 0.1}};
+  AutoscalerConfig c = testing::autoscaler_config(5, 5, 0, {30, 0, 0.1});
   Autoscaler a(testing::paper_example(), c);
-  a.step({0, 12.52, 6144, 512, std::nullopt}, 4, 4);
+  a.step(testing::load_at(0, 12.52, 6144, 512), 4, 4);
   for (int t = 5; t <= 60; t += 5) a.hold(t, 4, 4);  // Prometheus away for a minute
-  Recommendation r = a.step({65, 2, 6144, 512, std::nullopt}, 4, 4);  // first point after the gap
+  Recommendation r = a.step(testing::load_at(65, 2, 6144, 512), 4, 4);  // first point after the gap
   EXPECT_EQ(r.prefill, 4) << "a scale-down needs a window of good data, not one point";
-  for (int t = 70; t <= 100; t += 5) r = a.step({static_cast<double>(t), 2, 6144, 512, std::nullopt}, 4, 4);
+  for (int t = 70; t <= 100; t += 5) r = a.step(testing::load_at(static_cast<double>(t), 2, 6144, 512), 4, 4);
   EXPECT_LT(r.prefill, 4);
+}
+
+}  // namespace
+}  // namespace pdscaler::planner
+
+// Online calibration and history across restarts.
+namespace pdscaler::planner {
+namespace {
+
+constexpr double kRate = 5e6 / 60 / 6656;  // the paper's load in requests/s
+
+// What the model predicts for fleet (p, d) at the paper's load when the real engines run at
+// `prefill_speed` of the profile's throughput and `tpot_scale` of its TPOT: the "observed" fleet.
+Prediction true_fleet(double prefill_speed, double tpot_scale, int p, int d) {
+  PlanInput in = testing::paper_example();
+  in.workload.rate_unit = RateUnit::RequestsPerSecond;
+  in.workload.rate = kRate;
+  in.prefill.max_throughput = in.prefill.max_throughput.scaled(prefill_speed);
+  in.decode.tpot_by_batch = in.decode.tpot_by_batch.scaled(tpot_scale);
+  return predict(in, plan(in).d, p, d);
+}
+
+LoadSample window_at(double t, const Prediction& seen, int p, int d, double completed = 500) {
+  LoadSample s = testing::load_at(t, kRate, 6144, 512);
+  s.completed_requests = completed;
+  s.ttft_s = seen.ttft_mean_s;
+  s.tpot_s = seen.tpot_s;
+  s.prefill_ready = p;
+  s.decode_ready = d;
+  return s;
+}
+
+AutoscalerConfig calibrating() {
+  AutoscalerConfig c = testing::autoscaler_config(60, 15, 0);
+  c.calibration.window_s = 30;
+  return c;
+}
+
+TEST(Calibrator, SolvesMonotonicPredictionsEitherWayAndStopsAtTheBounds) {
+  auto falling = [](double f) { return 2.0 / f; };
+  EXPECT_NEAR(Calibrator::solve(falling, 2.5, 0.5, 2), 0.8, 1e-9);
+  EXPECT_EQ(Calibrator::solve(falling, 100, 0.5, 2), 0.5);  // slower than the bounds can explain
+  EXPECT_EQ(Calibrator::solve(falling, 0.1, 0.5, 2), 2);
+  auto rising = [](double f) { return 0.02 * f; };
+  EXPECT_NEAR(Calibrator::solve(rising, 0.022, 0.5, 2), 1.1, 1e-9);
+}
+
+TEST(Calibrator, LearnsASlowerPrefillAndProvisionsForIt) {
+  Autoscaler a(testing::paper_example(), calibrating());
+  const Prediction seen = true_fleet(0.85, 1.0, 5, 4);  // engines at 85% of the profile
+  Recommendation r;
+  for (int i = 0; i < 40; ++i) r = a.step(window_at(i * 15.0, seen, 5, 4), 5, 4);
+  EXPECT_NEAR(r.calibration.prefill_throughput, 0.85, 0.01);
+  EXPECT_NEAR(r.calibration.decode_tpot, 1.0, 0.01);
+  EXPECT_EQ(r.calibration.last, "used");
+  EXPECT_GT(r.calibration.windows, 30);
+  ASSERT_TRUE(r.predicted_now.has_value());
+  EXPECT_NEAR(r.predicted_now->ttft_mean_s, seen.ttft_mean_s, 0.02 * seen.ttft_mean_s);
+  // The uncalibrated model wants 4 prefill at this load; at 85% speed it takes 5.
+  EXPECT_EQ(plan(testing::paper_example()).prefill.replicas, 4);
+  EXPECT_EQ(r.prefill, 5);
+}
+
+TEST(Calibrator, LearnsASlowerDecode) {
+  Autoscaler a(testing::paper_example(), calibrating());
+  const Prediction seen = true_fleet(1.0, 1.15, 4, 5);
+  Recommendation r;
+  for (int i = 0; i < 40; ++i) r = a.step(window_at(i * 15.0, seen, 4, 5), 4, 5);
+  EXPECT_NEAR(r.calibration.decode_tpot, 1.15, 0.01);
+  EXPECT_NEAR(r.calibration.prefill_throughput, 1.0, 0.01);
+}
+
+TEST(Calibrator, NeverCorrectsBeyondTheBound) {
+  Autoscaler a(testing::paper_example(), calibrating());
+  Prediction seen = true_fleet(1.0, 1.0, 4, 4);
+  seen.ttft_mean_s *= 20;  // hopeless: far slower than any bounded correction explains
+  Recommendation r;
+  for (int i = 0; i < 60; ++i) r = a.step(window_at(i * 15.0, seen, 4, 4), 4, 4);
+  EXPECT_NEAR(r.calibration.prefill_throughput, 1 / 1.25, 1e-9);
+}
+
+TEST(Calibrator, IgnoresThinWindowsAndWindowsWhileTheFleetChanged) {
+  Autoscaler a(testing::paper_example(), calibrating());
+  const Prediction seen = true_fleet(0.85, 1.0, 5, 4);
+  Recommendation r;
+  for (int i = 0; i < 10; ++i) r = a.step(window_at(i * 15.0, seen, 5, 4, 20), 5, 4);
+  EXPECT_EQ(r.calibration.prefill_throughput, 1);
+  EXPECT_EQ(r.calibration.windows, 0);
+  EXPECT_EQ(r.calibration.last, "skipped: 20 requests in the window, fewer than 100");
+  // The fleet changes size every interval: no window is steady.
+  for (int i = 10; i < 20; ++i) r = a.step(window_at(i * 15.0, seen, 4 + i % 2, 4), 5, 4);
+  EXPECT_EQ(r.calibration.prefill_throughput, 1);
+  EXPECT_EQ(r.calibration.last, "skipped: the fleet changed size within the window");
+}
+
+TEST(Calibrator, OffLeavesTheProfilesAlone) {
+  AutoscalerConfig c = calibrating();
+  c.calibration.enabled = false;
+  Autoscaler a(testing::paper_example(), c);
+  const Prediction seen = true_fleet(0.85, 1.2, 5, 4);
+  Recommendation r;
+  for (int i = 0; i < 20; ++i) r = a.step(window_at(i * 15.0, seen, 5, 4), 5, 4);
+  EXPECT_EQ(r.calibration.prefill_throughput, 1);
+  EXPECT_EQ(r.calibration.decode_tpot, 1);
+  EXPECT_EQ(r.prefill, 5) << "no calibration, and no scale-down inside the window from 5";
+}
+
+TEST(Autoscaler, RestoredHistoryKeepsTheScaleDownWindowAcrossARestart) {
+  AutoscalerConfig c = testing::autoscaler_config(60, 15, 0, {300, 0, 0.1});
+  Autoscaler before(testing::paper_example(), c);
+  for (int i = 0; i < 10; ++i) before.step(testing::load_at(i * 15.0, 2 * kRate, 6144, 512), 8, 8);
+  std::vector<HistoryPoint> saved(before.history().begin(), before.history().end());
+  ASSERT_EQ(saved.size(), 10u);
+  const int high = saved.back().prefill;
+  EXPECT_GT(high, 4);
+
+  // The load falls as the operator restarts at t=150. Restored, the policy holds until the last
+  // high recommendation (t=135) leaves the window, then scales down; a fresh one counts the
+  // current replicas as recommended at its first step and waits a whole window from there.
+  Autoscaler restored(testing::paper_example(), c);
+  restored.restore(saved, CalibrationState{0.9, 1.1, 7, "used"});
+  Autoscaler fresh(testing::paper_example(), c);
+  Recommendation r = restored.step(testing::load_at(150, kRate / 2, 6144, 512), high, 8);
+  EXPECT_EQ(r.prefill, high);
+  EXPECT_EQ(fresh.step(testing::load_at(150, kRate / 2, 6144, 512), high, 8).prefill, high);
+  EXPECT_EQ(r.calibration.prefill_throughput, 0.9);
+  EXPECT_EQ(r.calibration.windows, 7);
+  EXPECT_LT(restored.step(testing::load_at(440, kRate / 2, 6144, 512), high, 8).prefill, high);
+  EXPECT_EQ(fresh.step(testing::load_at(440, kRate / 2, 6144, 512), high, 8).prefill, high);
+  EXPECT_LT(fresh.step(testing::load_at(455, kRate / 2, 6144, 512), high, 8).prefill, high);
+}
+
+TEST(Autoscaler, HistoryIsBoundedAndRestoreClampsTheCalibration) {
+  Autoscaler a(testing::paper_example(), testing::autoscaler_config(60, 15, 0, {1e9, 0, 0.1}));
+  for (int i = 0; i < 100; ++i) a.step(testing::load_at(i * 15.0, kRate, 6144, 512), 4, 4);
+  EXPECT_EQ(a.history().size(), Autoscaler::kHistory);
+  EXPECT_EQ(a.history().back().t_s, 99 * 15.0);
+  Autoscaler b(testing::paper_example(), testing::autoscaler_config(60, 15, 0));
+  b.restore({}, CalibrationState{0.1, 9, 1, "used"});
+  const Recommendation r = b.step(testing::load_at(0, kRate, 6144, 512), 4, 4);
+  EXPECT_NEAR(r.calibration.prefill_throughput, 1 / 1.25, 1e-12);
+  EXPECT_NEAR(r.calibration.decode_tpot, 1.25, 1e-12);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 //                             current_prefill, current_decode);
 
 #include <deque>
+#include <functional>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -48,10 +50,62 @@ class Stabilizer {
   explicit Stabilizer(StabilizerConfig c = {}) : c_(c) {}
   // `recommended` replicas with `exact` need (fractional); `current` what the workload has.
   int apply(double t_s, int recommended, double exact, int current);
+  // A recommendation made before a restart, so the scale-down window covers it.
+  void remember(double t_s, int recommended);
 
  private:
   StabilizerConfig c_;
   std::deque<std::pair<double, int>> history_;
+};
+
+// Online calibration: the declared profiles were measured on a bench; the running fleet may be
+// faster or slower (other kernels, other context mix, noisy neighbours). Each window in which the
+// fleet held one size and served enough requests, the calibrator solves for the profile factors
+// under which the model predicts the observed mean TTFT and TPOT at that fleet and load, and
+// moves its factors towards them (an average in log space), never beyond the bounds.
+struct CalibrationConfig {
+  bool enabled = true;
+  double max_correction = 0.25;  // factors stay within [1/(1+m), 1+m]
+  double min_requests = 100;     // a window with fewer completed requests is not evidence
+  double weight = 0.3;           // of one window, in log space
+  double window_s = 60;          // the measurement window: the fleet must be steady over it
+};
+
+struct CalibrationState {
+  double prefill_throughput = 1;  // multiplies the prefill max-throughput profile
+  double decode_tpot = 1;         // multiplies the decode TPOT profile
+  int windows = 0;                // windows that moved the factors
+  std::string last;               // what the last window did: "used", or why it was skipped
+};
+
+// One measurement window as the calibrator sees it.
+struct CalibrationWindow {
+  double t_s = 0;
+  double completed_requests = 0;  // in the window
+  std::optional<double> ttft_s;   // observed means
+  std::optional<double> tpot_s;
+  int prefill_ready = 0;          // the fleet serving the window
+  int decode_ready = 0;
+};
+
+class Calibrator {
+ public:
+  explicit Calibrator(CalibrationConfig c = {}) : c_(c) {}
+  // `at_load`: the spec at the window's measured load (rate and lengths), uncalibrated.
+  void observe(const PlanInput& at_load, const CalibrationWindow& w);
+  // The spec with the current factors applied to its profiles.
+  PlanInput apply(PlanInput spec) const;
+  const CalibrationState& state() const { return s_; }
+  void restore(const CalibrationState& s);
+  // The factor under which `predicted(factor)` meets `observed`, within [lo, hi]; `predicted`
+  // must be monotonic in the factor (either direction). Exposed for tests.
+  static double solve(const std::function<double(double)>& predicted, double observed, double lo, double hi);
+
+ private:
+  CalibrationConfig c_;
+  CalibrationState s_;
+  int last_p_ = -1, last_d_ = -1;
+  double fleet_since_ = 0;
 };
 
 struct LoadSample {
@@ -60,6 +114,12 @@ struct LoadSample {
   double mean_input = 0;
   double mean_output = 0;
   std::optional<double> input_stddev;
+  // For calibration (absent: the window is not used).
+  double completed_requests = 0;
+  std::optional<double> ttft_s;
+  std::optional<double> tpot_s;
+  int prefill_ready = -1;
+  int decode_ready = -1;
 };
 
 struct AutoscalerConfig {
@@ -67,6 +127,15 @@ struct AutoscalerConfig {
   double interval_s = 15;     // how often step() is called
   double forecast_z = 1.28;   // provision for the forecast's p90
   StabilizerConfig stabilizer;
+  CalibrationConfig calibration;
+};
+
+// One evaluation, as kept across operator restarts (the newest few, covering the scale-down window).
+struct HistoryPoint {
+  double t_s = 0;
+  double requests_per_s = 0;
+  int prefill = 0;  // what the model recommended, before stabilisation
+  int decode = 0;
 };
 
 struct Recommendation {
@@ -75,6 +144,10 @@ struct Recommendation {
   Plan plan;                  // at the provisioned load
   double provisioned_rate = 0;  // requests/s planned for
   std::string method;         // how the load was chosen, for status
+  CalibrationState calibration;
+  // The calibrated model's TTFT/TPOT for the fleet that served the window, at the measured load
+  // (absent without ready counts), to set beside the observed ones.
+  std::optional<Prediction> predicted_now;
 };
 
 class Autoscaler {
@@ -85,11 +158,22 @@ class Autoscaler {
   // scale-down needs a full window of good measurements after the data comes back.
   void hold(double t_s, int current_prefill, int current_decode);
 
+  // The newest evaluations (at most kHistory, none older than the scale-down window), to save.
+  const std::deque<HistoryPoint>& history() const { return history_; }
+  static constexpr std::size_t kHistory = 40;
+  // Replays saved evaluations into the forecaster and the stabilisers, and the saved calibration,
+  // so a restarted operator neither forgets a trend nor scales down inside the window. Without a
+  // history, the first step counts the current replicas as recommended (a full window to scale down).
+  void restore(const std::vector<HistoryPoint>& h, const std::optional<CalibrationState>& c);
+
  private:
+  void record(const HistoryPoint& p);
   PlanInput spec_;
   AutoscalerConfig cfg_;
   Forecaster rate_;
   Stabilizer prefill_, decode_;
+  Calibrator calibrator_;
+  std::deque<HistoryPoint> history_;
   double mean_in_ = 0, mean_out_ = 0, sd_in_ = 0;
   bool have_lengths_ = false;
 };

@@ -63,6 +63,9 @@ class Profile {
   // NonDecreasing profile.
   double largest_x_within(double limit, bool integral) const;
 
+  // The same table with every y multiplied by `factor` (> 0): a calibrated profile.
+  Profile scaled(double factor) const;
+
   double min_x() const { return points_.front().x; }
   double max_x() const { return points_.back().x; }
   const std::vector<ProfilePoint>& points() const { return points_; }
