@@ -266,8 +266,42 @@ TEST(SpecCodec, MetricsSection) {
   const FieldError braces = first_error(replace(with, "prefillSelector: 'job=\"p\"'", "prefillSelector: '{job=\"p\"}'"));
   EXPECT_EQ(braces.path, "spec.metrics.prefillSelector");
   const FieldError engine = first_error(replace(with, "engine: sglang", "engine: triton"));
-  EXPECT_EQ(engine.message, "unknown value \"triton\" (expected one of: vllm, sglang)");
+  EXPECT_EQ(engine.message, "unknown value \"triton\" (expected one of: vllm, sglang, dynamo, custom)");
   EXPECT_FALSE(decode_pddeployment(kGood)->metrics);
+  EXPECT_TRUE(d->metrics->calibration.enabled);
+  EXPECT_DOUBLE_EQ(d->metrics->calibration.max_correction, 0.25);
+  EXPECT_FALSE(d->metrics->fallback);
+}
+
+TEST(SpecCodec, MetricsQueriesCalibrationFallbackAndEngines) {
+  const std::string base = replace(kGood, "  scaling: {rounding: Nearest, maxTotalGpus: 128, onOverride: Yield}\n",
+      "  scaling: {rounding: Nearest, maxTotalGpus: 128, onOverride: Yield}\n"
+      "  metrics: {prometheus: {url: \"http://prom:9090\"}, prefillSelector: 'job=\"p\"', decodeSelector: 'job=\"d\"'"
+      "ENGINE, calibration: {enabled: false, maxCorrection: 0.5, minRequests: 20},"
+      " fallback: {afterFailures: 4, prefillReplicas: 6, decodeReplicas: 5}QUERIES}\n");
+  auto d = decode_pddeployment(replace(replace(base, "ENGINE", ""), "QUERIES", ", queries: {meanTtft: 'x{$prefill}'}"));
+  ASSERT_TRUE(d) << format_error(d.error().front(), "x");
+  EXPECT_FALSE(d->metrics->calibration.enabled);
+  EXPECT_DOUBLE_EQ(d->metrics->calibration.max_correction, 0.5);
+  EXPECT_DOUBLE_EQ(d->metrics->calibration.min_requests, 20);
+  ASSERT_TRUE(d->metrics->fallback);
+  EXPECT_EQ(d->metrics->fallback->after_failures, 4);
+  EXPECT_EQ(d->metrics->fallback->prefill_replicas, 6);
+  EXPECT_EQ(d->metrics->queries.mean_ttft, "x{$prefill}");
+
+  // custom needs the load and the lengths; dynamo needs the frontend.
+  const std::string custom = replace(replace(base, "ENGINE", ", engine: custom"), "QUERIES", ", queries: {completions: 'a'}");
+  EXPECT_EQ(first_error(custom).path, "spec.metrics.queries.meanInputLength");
+  EXPECT_EQ(first_error(replace(replace(base, "ENGINE", ", engine: custom"), "QUERIES", "")).path, "spec.metrics.queries");
+  const std::string dynamo = replace(replace(base, "ENGINE", ", engine: dynamo"), "QUERIES", "");
+  EXPECT_EQ(first_error(dynamo).path, "spec.metrics.frontendSelector");
+  EXPECT_TRUE(decode_pddeployment(replace(dynamo, "engine: dynamo", "engine: dynamo, frontendSelector: 'job=\"fe\"'")));
+  // Bad values name their field.
+  const std::string ok = replace(replace(base, "ENGINE", ""), "QUERIES", "");
+  EXPECT_EQ(first_error(replace(ok, "enabled: false", "enabled: maybe")).path, "spec.metrics.calibration.enabled");
+  EXPECT_EQ(first_error(replace(ok, "maxCorrection: 0.5", "maxCorrection: 2")).path, "spec.metrics.calibration.maxCorrection");
+  EXPECT_EQ(first_error(replace(ok, "afterFailures: 4", "afterFailures: 0")).path, "spec.metrics.fallback.afterFailures");
+  EXPECT_EQ(first_error(replace(ok, ", prefillReplicas: 6", "")).path, "spec.metrics.fallback.prefillReplicas");
 }
 
 }  // namespace

@@ -294,3 +294,79 @@ TEST_F(Decide, MissingMetricsHoldTheReplicasAndSaySoOnce) {
 
 }  // namespace
 }  // namespace pdscaler::ctl
+
+namespace pdscaler::ctl {
+namespace {
+
+std::string with_metrics(std::string text, const std::string& extra) {
+  const std::string at = "  scaling: {rounding: Ceil}";
+  text.replace(text.find(at), at.size(),
+               at + "\n  metrics: {prometheus: {url: \"http://127.0.0.1:9\"}, prefillSelector: 'job=\"p\"', "
+                    "decodeSelector: 'job=\"d\"'" + extra + "}");
+  return text;
+}
+
+TEST_F(Decide, FallbackReplicasAfterNFailedEvaluationsNeverBelowCurrent) {
+  text = with_metrics(text, ", fallback: {afterFailures: 3, prefillReplicas: 6, decodeReplicas: 2}");
+  step(obs(1, 1));
+  Observation o = obs(4, 4);
+  o.live = LiveLoad{};
+  o.live->error = "Prometheus unreachable: connection refused";
+  o.live->failures = 2;
+  Intent i = intend(o);
+  EXPECT_FALSE(i.prefill.write) << "two failures: still holding";
+  o.live->failures = 3;
+  i = intend(o);
+  ASSERT_TRUE(i.prefill.write);
+  EXPECT_EQ(*i.prefill.write, 6);
+  EXPECT_FALSE(i.decode.write) << "the fallback's 2 decode is below the 4 running: kept";
+  Report r = report(o, i, {true, true, ""}, {});
+  EXPECT_NE(cond(r.status, "MetricsAvailable", "message").find("3 failed evaluations in a row: fallback replicas 6P2D"),
+            std::string::npos);
+}
+
+TEST_F(Decide, StatusCarriesCalibrationPredictionAndHistoryThatReadBack) {
+  Observation o = obs(4, 4);
+  o.live = live_at(12.5, text);
+  o.live->generation = 1;
+  o.live->history = {{1'800'000'000, 12.5, 4, 4}, {1'800'000'015, 13.0, 5, 4}};
+  o.live->recommendation->calibration = {0.9, 1.05, 12, "used"};
+  o.live->recommendation->predicted_now = planner::Prediction{};
+  o.live->recommendation->predicted_now->ttft_mean_s = 0.8;
+  o.live->recommendation->predicted_now->tpot_s = 0.019;
+  Report r = report(o, intend(o), {}, {});
+  const json& m = r.status["metrics"];
+  EXPECT_EQ(m["calibration"]["prefillThroughputFactor"], 0.9);
+  EXPECT_EQ(m["calibration"]["lastWindow"], "used");
+  EXPECT_EQ(m["predictedTtftSeconds"], 0.8);
+  ASSERT_EQ(m["history"].size(), 2u);
+  EXPECT_EQ(m["history"][1]["time"], "2027-01-15T08:00:15Z");
+
+  std::vector<planner::HistoryPoint> h;
+  std::optional<planner::CalibrationState> c;
+  restore_live_state(r.status, 1, h, c);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[1].t_s, 1'800'000'015);
+  EXPECT_EQ(h[1].prefill, 5);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->prefill_throughput, 0.9);
+  EXPECT_EQ(c->windows, 12);
+  // Another generation: the history still applies, the calibration does not.
+  h.clear();
+  c.reset();
+  restore_live_state(r.status, 2, h, c);
+  EXPECT_EQ(h.size(), 2u);
+  EXPECT_FALSE(c);
+  // A mangled status restores what it can and never throws.
+  json bad = r.status;
+  bad["metrics"]["history"][0]["prefill"] = "many";
+  bad["metrics"]["calibration"]["prefillThroughputFactor"] = -1;
+  h.clear();
+  restore_live_state(bad, 1, h, c);
+  EXPECT_EQ(h.size(), 1u);
+  EXPECT_FALSE(c);
+  restore_live_state(json("nonsense"), 1, h, c);
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl

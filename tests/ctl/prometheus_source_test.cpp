@@ -44,3 +44,40 @@ TEST(PrometheusQueries, VllmPresetUsesCurrentNamesAndTheSelectors) {
 
 }  // namespace
 }  // namespace pdscaler::ctl
+
+namespace pdscaler::ctl {
+namespace {
+
+TEST(PrometheusQueries, DynamoPresetReadsTheFrontend) {
+  codec::MetricsSpec m;
+  m.engine = codec::Engine::Dynamo;
+  m.frontend_selector = R"(job="frontend")";
+  m.window_s = 60;
+  const Queries q = queries_for(m);
+  EXPECT_EQ(q.completions, R"(sum(rate(dynamo_frontend_output_sequence_tokens_count{job="frontend"}[60s])))");
+  EXPECT_EQ(q.in_flight_growth, R"(sum(deriv(dynamo_frontend_inflight_requests{job="frontend"}[60s])))");
+  EXPECT_NE(q.ttft_mean.find(R"(dynamo_frontend_time_to_first_token_seconds_sum{job="frontend"})"), std::string::npos);
+  EXPECT_NE(q.tpot_mean.find("dynamo_frontend_inter_token_latency_seconds_count"), std::string::npos);
+}
+
+TEST(PrometheusQueries, OverridesReplaceOneQuantityWithPlaceholdersFilledIn) {
+  codec::MetricsSpec m;
+  m.prefill_selector = R"(job="p")";
+  m.decode_selector = R"(job="d")";
+  m.window_s = 30;
+  m.queries.mean_ttft = "histogram_quantile(0.5, sum by (le) (rate(my_ttft_bucket{$prefill}[$window])))";
+  const Queries q = queries_for(m);
+  EXPECT_EQ(q.ttft_mean, R"(histogram_quantile(0.5, sum by (le) (rate(my_ttft_bucket{job="p"}[30s]))))");
+  EXPECT_EQ(q.completions, R"(sum(rate(vllm:request_success_total{job="d"}[30s])))") << "the rest stays the preset's";
+  codec::MetricsSpec c;
+  c.engine = codec::Engine::Custom;
+  c.decode_selector = "svc=\"x\"";
+  c.queries.completions = "sum(rate(done_total{$decode}[$window]))";
+  const Queries cq = queries_for(c);
+  EXPECT_EQ(cq.completions, R"(sum(rate(done_total{svc="x"}[60s])))");
+  EXPECT_TRUE(cq.ttft_mean.empty()) << "custom: no preset behind what is not given";
+  EXPECT_TRUE(cq.in_flight_growth.empty());
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl

@@ -149,6 +149,14 @@ class Reader {
     return static_cast<int>(*v);
   }
 
+  std::optional<bool> boolean(const YAML::Node& parent, const std::string& path, const char* key) {
+    const YAML::Node n = child(parent, path, key, false);
+    if (!n.IsDefined()) return std::nullopt;
+    if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) return n.Scalar() == "true";
+    fail(n, join(path, key), "expected true or false, got " + show(n));
+    return std::nullopt;
+  }
+
   std::optional<std::string> string(const YAML::Node& parent, const std::string& path,
                                     const char* key, bool required) {
     const YAML::Node n = child(parent, path, key, required);
@@ -433,8 +441,8 @@ void read_metrics(Reader& r, const YAML::Node& spec, PDDeployment& out) {
   const std::string p = "spec.metrics";
   const YAML::Node n = r.child(spec, "spec", "metrics", false);
   if (!n.IsDefined() ||
-      !r.map(n, p, {"prometheus", "engine", "prefillSelector", "decodeSelector", "window",
-                    "evaluationInterval", "startupTime", "scaleDownWindow"}))
+      !r.map(n, p, {"prometheus", "engine", "prefillSelector", "decodeSelector", "frontendSelector", "window",
+                    "evaluationInterval", "startupTime", "scaleDownWindow", "queries", "calibration", "fallback"}))
     return;
   MetricsSpec m;
   const YAML::Node prom = r.child(n, p, "prometheus", true);
@@ -446,10 +454,14 @@ void read_metrics(Reader& r, const YAML::Node& spec, PDDeployment& out) {
       while (!m.prometheus_url.empty() && m.prometheus_url.back() == '/') m.prometheus_url.pop_back();
     }
   }
-  if (auto v = r.enumeration<Engine>(n, p, "engine", {{"vllm", Engine::Vllm}, {"sglang", Engine::Sglang}}))
+  if (auto v = r.enumeration<Engine>(n, p, "engine",
+                                     {{"vllm", Engine::Vllm}, {"sglang", Engine::Sglang},
+                                      {"dynamo", Engine::Dynamo}, {"custom", Engine::Custom}}))
     m.engine = *v;
-  for (auto [key, field] : {std::pair{"prefillSelector", &m.prefill_selector}, std::pair{"decodeSelector", &m.decode_selector}}) {
-    if (auto v = r.string(n, p, key, true)) {
+  for (auto [key, field] : {std::pair{"prefillSelector", &m.prefill_selector}, std::pair{"decodeSelector", &m.decode_selector},
+                            std::pair{"frontendSelector", &m.frontend_selector}}) {
+    const bool required = std::string(key) == "frontendSelector" ? m.engine == Engine::Dynamo : true;
+    if (auto v = r.string(n, p, key, required)) {
       if (v->find_first_of("{}") != std::string::npos)
         r.fail(n[key], p + "." + key, "label matchers without braces, like job=\"prefill\", got \"" + *v + "\"");
       *field = *v;
@@ -459,6 +471,42 @@ void read_metrics(Reader& r, const YAML::Node& spec, PDDeployment& out) {
   if (auto v = r.duration(n, p, "evaluationInterval", false, true)) m.evaluation_interval_s = *v;
   if (auto v = r.duration(n, p, "startupTime", false, false)) m.startup_s = *v;
   if (auto v = r.duration(n, p, "scaleDownWindow", false, false)) m.scale_down_window_s = *v;
+
+  const std::string qp = p + ".queries";
+  const YAML::Node q = r.child(n, p, "queries", m.engine == Engine::Custom);
+  if (q.IsDefined() && r.map(q, qp, {"completions", "inFlightGrowth", "meanInputLength", "meanOutputLength",
+                                     "meanTtft", "meanTpot"})) {
+    for (auto [key, field] : {std::pair{"completions", &m.queries.completions},
+                              std::pair{"inFlightGrowth", &m.queries.in_flight_growth},
+                              std::pair{"meanInputLength", &m.queries.mean_input_length},
+                              std::pair{"meanOutputLength", &m.queries.mean_output_length},
+                              std::pair{"meanTtft", &m.queries.mean_ttft},
+                              std::pair{"meanTpot", &m.queries.mean_tpot}}) {
+      // A custom engine has no preset: the load and the lengths must be given.
+      const std::string k = key;
+      const bool required = m.engine == Engine::Custom &&
+                            (k == "completions" || k == "meanInputLength" || k == "meanOutputLength");
+      if (auto v = r.string(q, qp, key, required)) *field = *v;
+    }
+  }
+
+  const std::string cp = p + ".calibration";
+  const YAML::Node c = r.child(n, p, "calibration", false);
+  if (c.IsDefined() && r.map(c, cp, {"enabled", "maxCorrection", "minRequests"})) {
+    if (auto v = r.boolean(c, cp, "enabled")) m.calibration.enabled = *v;
+    if (auto v = r.bounded(c, cp, "maxCorrection", false, 0, false, 1.0)) m.calibration.max_correction = *v;
+    if (auto v = r.integer(c, cp, "minRequests", false, 1)) m.calibration.min_requests = *v;
+  }
+
+  const std::string fp = p + ".fallback";
+  const YAML::Node f = r.child(n, p, "fallback", false);
+  if (f.IsDefined() && r.map(f, fp, {"afterFailures", "prefillReplicas", "decodeReplicas"})) {
+    FallbackSpec fb;
+    if (auto v = r.integer(f, fp, "afterFailures", true, 1)) fb.after_failures = *v;
+    if (auto v = r.integer(f, fp, "prefillReplicas", true, 1)) fb.prefill_replicas = *v;
+    if (auto v = r.integer(f, fp, "decodeReplicas", true, 1)) fb.decode_replicas = *v;
+    m.fallback = fb;
+  }
   out.metrics = m;
 }
 

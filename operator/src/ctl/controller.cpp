@@ -251,14 +251,33 @@ LiveLoad Controller::evaluate_live(const std::string& key, long long generation,
   Live& live = live_[key];
   const auto& m = *d.metrics;
   if (live.generation != generation || !live.autoscaler) {
-    // A new spec: a new policy (its profile, SLOs or windows may have changed).
+    // A new spec: a new policy (its profile, SLOs or windows may have changed). The load history
+    // carries over: from the policy it replaces, or after a restart from status; the calibration
+    // only while the spec is the one it was learnt under.
     planner::AutoscalerConfig c;
     c.startup_s = m.startup_s;
     c.interval_s = m.evaluation_interval_s;
     c.stabilizer.scale_down_window_s = m.scale_down_window_s;
+    c.calibration.enabled = m.calibration.enabled;
+    c.calibration.max_correction = m.calibration.max_correction;
+    c.calibration.min_requests = m.calibration.min_requests;
+    c.calibration.window_s = m.window_s;
+    std::vector<planner::HistoryPoint> history;
+    std::optional<planner::CalibrationState> calibration;
+    if (live.autoscaler) {
+      history.assign(live.autoscaler->history().begin(), live.autoscaler->history().end());
+    } else {
+      restore_live_state(obs.object.value("status", json::object()), generation, history, calibration);
+      if (!history.empty())
+        log_->info("{}: restored {} evaluations{} from status", key, history.size(),
+                   calibration ? " and the calibration" : "");
+    }
     live.autoscaler = std::make_unique<planner::Autoscaler>(d.plan, c);
+    live.autoscaler->restore(history, calibration);
     live.generation = generation;
     live.next_evaluation = {};
+    live.state.generation = generation;
+    live.state.history = history;
   }
   const auto now = std::chrono::steady_clock::now();
   if (now < live.next_evaluation) return live.state;
@@ -286,7 +305,15 @@ LiveLoad Controller::evaluate_live(const std::string& key, long long generation,
   sample.requests_per_s = observed->requests_per_s;
   sample.mean_input = observed->mean_input.value_or(0);
   sample.mean_output = observed->mean_output.value_or(0);
+  sample.completed_requests = observed->completions_per_s * m.window_s;
+  sample.ttft_s = observed->ttft_s;
+  sample.tpot_s = observed->tpot_s;
+  if (obs.prefill.read && obs.decode.read) {
+    sample.prefill_ready = obs.prefill.ready_replicas;
+    sample.decode_ready = obs.decode.ready_replicas;
+  }
   live.state.recommendation = live.autoscaler->step(sample, cur_p, cur_d);
+  live.state.history.assign(live.autoscaler->history().begin(), live.autoscaler->history().end());
   live.state.observed = *observed;
   live.state.available = true;
   live.state.error.clear();

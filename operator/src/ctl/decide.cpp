@@ -131,6 +131,50 @@ json decision_json(const codec::PDDeployment& d, const planner::Plan& p) {
 
 const char* to_string(Role r) { return r == Role::Prefill ? "prefill" : "decode"; }
 
+namespace {
+std::chrono::system_clock::time_point from_epoch(double t_s) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(t_s)));
+}
+
+json history_json(const std::vector<planner::HistoryPoint>& h) {
+  json out = json::array();
+  for (const auto& p : h)
+    out.push_back({{"time", kube::format_time(from_epoch(p.t_s))},
+                   {"requestsPerSecond", p.requests_per_s},
+                   {"prefill", p.prefill},
+                   {"decode", p.decode}});
+  return out;
+}
+}  // namespace
+
+void restore_live_state(const json& status, long long generation, std::vector<planner::HistoryPoint>& history,
+                        std::optional<planner::CalibrationState>& calibration) {
+  if (!status.is_object() || !status.contains("metrics") || !status["metrics"].is_object()) return;
+  const json& m = status["metrics"];
+  // Whatever does not read back cleanly is skipped: a hand-edited status is not worth a crash.
+  if (m.contains("history") && m["history"].is_array()) {
+    for (const auto& e : m["history"]) {
+      if (!e.is_object()) continue;
+      const auto t = kube::parse_time(e.value("time", ""));
+      const auto rps = e.find("requestsPerSecond"), p = e.find("prefill"), d = e.find("decode");
+      if (!t || rps == e.end() || !rps->is_number() || p == e.end() || !p->is_number_integer() ||
+          d == e.end() || !d->is_number_integer())
+        continue;
+      history.push_back({std::chrono::duration<double>(t->time_since_epoch()).count(), rps->get<double>(),
+                         p->get<int>(), d->get<int>()});
+    }
+  }
+  if (m.contains("calibration") && m["calibration"].is_object()) {
+    const json& c = m["calibration"];
+    const auto f = c.find("prefillThroughputFactor"), g = c.find("decodeTpotFactor");
+    if (c.value("generation", -1LL) == generation && f != c.end() && f->is_number() && g != c.end() &&
+        g->is_number() && f->get<double>() > 0 && g->get<double>() > 0)
+      calibration = planner::CalibrationState{f->get<double>(), g->get<double>(), c.value("windowsUsed", 0),
+                                              "restored after a restart"};
+  }
+}
+
 void set_condition(json& conditions, const std::string& type, bool status, const std::string& reason,
                    const std::string& message, long long generation, const std::string& now) {
   if (!conditions.is_array()) conditions = json::array();
@@ -168,6 +212,11 @@ Intent intend(const Observation& obs) {
       live_counts = {obs.live->recommendation->prefill, obs.live->recommendation->decode};
     } else if (obs.prefill.read && obs.decode.read) {
       live_counts = {obs.prefill.spec_replicas, obs.decode.spec_replicas};
+      // Metrics missing for long enough: the declared fallback, never below what runs now.
+      const auto& fb = d.metrics ? d.metrics->fallback : std::nullopt;
+      if (!obs.live->available && fb && obs.live->failures >= fb->after_failures)
+        live_counts = {std::max(obs.prefill.spec_replicas, fb->prefill_replicas),
+                       std::max(obs.decode.spec_replicas, fb->decode_replicas)};
     }
   }
   if (!in.plan->feasible) return in;
@@ -261,13 +310,29 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
       if (l.observed.tpot_s) m["observedTpotSeconds"] = *l.observed.tpot_s;
       m["provisionedRequestsPerSecond"] = l.recommendation->provisioned_rate;
       m["forecast"] = l.recommendation->method;
+      if (const auto& pn = l.recommendation->predicted_now) {
+        if (std::isfinite(pn->ttft_mean_s)) m["predictedTtftSeconds"] = pn->ttft_mean_s;
+        if (std::isfinite(pn->tpot_s)) m["predictedTpotSeconds"] = pn->tpot_s;
+      }
+      const auto& c = l.recommendation->calibration;
+      m["calibration"] = {{"prefillThroughputFactor", c.prefill_throughput},
+                          {"decodeTpotFactor", c.decode_tpot},
+                          {"windowsUsed", c.windows},
+                          {"lastWindow", c.last.empty() ? "none yet" : c.last},
+                          {"generation", l.generation}};
     }
+    if (!l.history.empty()) m["history"] = history_json(l.history);
     st["metrics"] = m;
     if (l.available) {
       cond("MetricsAvailable", true, "Queried", fmt::format("{:.3g} requests/s measured", l.observed.requests_per_s));
     } else {
+      const auto& fb = d.metrics ? d.metrics->fallback : std::nullopt;
+      const bool fallen_back = fb && l.failures >= fb->after_failures;
       const std::string msg = (l.error.empty() ? "no measurement yet" : l.error) +
-                              "; holding the current replicas";
+                              (fallen_back ? fmt::format("; {} failed evaluations in a row: fallback replicas "
+                                                         "{}P{}D (never fewer than current)",
+                                                         l.failures, fb->prefill_replicas, fb->decode_replicas)
+                                           : std::string("; holding the current replicas"));
       const json* c = find_condition(old, "MetricsAvailable");
       if (!c || c->value("status", "") != "False") warn("FailedGetMetrics", msg);
       cond("MetricsAvailable", false, "FailedGetMetrics", msg);

@@ -30,13 +30,15 @@ class PrometheusSource final : public MetricsSource {
     http::Client& c = client(m.prometheus_url);
     auto completions = query(c, q.completions);
     if (!completions) return tl::unexpected("completions: " + completions.error());
-    auto growth = query(c, q.in_flight_growth);
+    // No growth query (a custom engine without one): completions alone, exact in steady state.
+    auto growth = q.in_flight_growth.empty() ? tl::expected<double, std::string>(0.0) : query(c, q.in_flight_growth);
     if (!growth) return tl::unexpected("requests in flight: " + growth.error());
     ObservedLoad o;
     o.completions_per_s = *completions;
     o.requests_per_s = std::max(0.0, *completions + *growth);
     // Means are 0/0 = NaN in a window with no completed request: absent, not an error.
     auto optional = [&](const std::string& expr) -> std::optional<double> {
+      if (expr.empty()) return std::nullopt;
       auto v = query(c, expr);
       return v ? std::optional<double>(*v) : std::nullopt;
     };
@@ -68,22 +70,42 @@ class PrometheusSource final : public MetricsSource {
 
 }  // namespace
 
-Queries queries_for(const codec::MetricsSpec& m) {
-  const std::string w = window(m.window_s);
+namespace {
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+}
+
+Queries preset(const codec::MetricsSpec& m, const std::string& w) {
   const std::string p = "{" + m.prefill_selector + "}";
   const std::string d = "{" + m.decode_selector + "}";
   auto mean = [&](const std::string& hist, const std::string& sel) {
     return fmt::format("sum(rate({0}_sum{1}[{2}])) / sum(rate({0}_count{1}[{2}]))", hist, sel, w);
   };
-  if (m.engine == codec::Engine::Sglang) {
-    return {fmt::format("sum(rate(sglang:num_requests_total{}[{}]))", d, w),
-            fmt::format("sum(deriv(sglang:num_queue_reqs{0}[{2}])) + sum(deriv(sglang:num_running_reqs{0}[{2}])) + "
-                        "sum(deriv(sglang:num_queue_reqs{1}[{2}])) + sum(deriv(sglang:num_running_reqs{1}[{2}]))",
-                        p, d, w),
-            fmt::format("sum(rate(sglang:prompt_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", p, w),
-            fmt::format("sum(rate(sglang:generation_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", d, w),
-            mean("sglang:time_to_first_token_seconds", p),
-            mean("sglang:inter_token_latency_seconds", d)};
+  switch (m.engine) {
+    case codec::Engine::Sglang:
+      return {fmt::format("sum(rate(sglang:num_requests_total{}[{}]))", d, w),
+              fmt::format("sum(deriv(sglang:num_queue_reqs{0}[{2}])) + sum(deriv(sglang:num_running_reqs{0}[{2}])) + "
+                          "sum(deriv(sglang:num_queue_reqs{1}[{2}])) + sum(deriv(sglang:num_running_reqs{1}[{2}]))",
+                          p, d, w),
+              fmt::format("sum(rate(sglang:prompt_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", p, w),
+              fmt::format("sum(rate(sglang:generation_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", d, w),
+              mean("sglang:time_to_first_token_seconds", p),
+              mean("sglang:inter_token_latency_seconds", d)};
+    case codec::Engine::Dynamo: {
+      // Dynamo's frontend sees every request end to end: one selector, the frontend's.
+      const std::string f = "{" + m.frontend_selector + "}";
+      return {fmt::format("sum(rate(dynamo_frontend_output_sequence_tokens_count{}[{}]))", f, w),
+              fmt::format("sum(deriv(dynamo_frontend_inflight_requests{}[{}]))", f, w),
+              mean("dynamo_frontend_input_sequence_tokens", f),
+              mean("dynamo_frontend_output_sequence_tokens", f),
+              mean("dynamo_frontend_time_to_first_token_seconds", f),
+              mean("dynamo_frontend_inter_token_latency_seconds", f)};
+    }
+    case codec::Engine::Custom:
+      return {};  // everything comes from spec.metrics.queries
+    case codec::Engine::Vllm:
+      break;
   }
   return {fmt::format("sum(rate(vllm:request_success_total{}[{}]))", d, w),
           fmt::format("sum(deriv(vllm:num_requests_waiting{0}[{2}])) + sum(deriv(vllm:num_requests_running{0}[{2}])) + "
@@ -93,6 +115,25 @@ Queries queries_for(const codec::MetricsSpec& m) {
           mean("vllm:request_generation_tokens", d),
           mean("vllm:time_to_first_token_seconds", p),
           mean("vllm:request_time_per_output_token_seconds", d)};
+}
+}  // namespace
+
+Queries queries_for(const codec::MetricsSpec& m) {
+  const std::string w = window(m.window_s);
+  Queries q = preset(m, w);
+  const auto& o = m.queries;
+  for (auto [given, into] : {std::pair{&o.completions, &q.completions}, std::pair{&o.in_flight_growth, &q.in_flight_growth},
+                             std::pair{&o.mean_input_length, &q.input_mean}, std::pair{&o.mean_output_length, &q.output_mean},
+                             std::pair{&o.mean_ttft, &q.ttft_mean}, std::pair{&o.mean_tpot, &q.tpot_mean}}) {
+    if (given->empty()) continue;
+    std::string expr = *given;
+    replace_all(expr, "$window", w);
+    replace_all(expr, "$prefill", m.prefill_selector);
+    replace_all(expr, "$decode", m.decode_selector);
+    replace_all(expr, "$frontend", m.frontend_selector);
+    *into = expr;
+  }
+  return q;
 }
 
 namespace {

@@ -36,7 +36,32 @@ struct ScaleTargetRef {
   std::string name;
 };
 
-enum class Engine { Vllm, Sglang };
+enum class Engine { Vllm, Sglang, Dynamo, Custom };
+
+// PromQL for each measured quantity, replacing the engine preset's. In each, $window is the rate
+// window ("60s") and $prefill, $decode, $frontend the label matchers of the pools (no braces).
+struct QueryOverrides {
+  std::string completions;       // requests completed per second
+  std::string in_flight_growth;  // growth of requests waiting or running, per second
+  std::string mean_input_length;
+  std::string mean_output_length;
+  std::string mean_ttft;         // seconds
+  std::string mean_tpot;         // seconds
+};
+
+// Online calibration of the profiles against observed TTFT/TPOT (spec.metrics.calibration).
+struct CalibrationSpec {
+  bool enabled = true;
+  double max_correction = 0.25;
+  double min_requests = 100;
+};
+
+// What to run when metrics stay missing (spec.metrics.fallback): never fewer than the current.
+struct FallbackSpec {
+  int after_failures = 0;  // consecutive failed evaluations
+  int prefill_replicas = 0;
+  int decode_replicas = 0;
+};
 
 // Where live load is measured (spec.metrics): without it the declared workload is planned.
 struct MetricsSpec {
@@ -44,6 +69,10 @@ struct MetricsSpec {
   Engine engine = Engine::Vllm;
   std::string prefill_selector;  // PromQL label matchers without braces: job="prefill"
   std::string decode_selector;
+  std::string frontend_selector;  // engine dynamo: the frontend's series
+  QueryOverrides queries;
+  CalibrationSpec calibration;
+  std::optional<FallbackSpec> fallback;
   double window_s = 60;
   double evaluation_interval_s = 15;
   double startup_s = 60;            // how far ahead to provision: pod start-up time

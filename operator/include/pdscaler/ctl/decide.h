@@ -43,7 +43,15 @@ struct LiveLoad {
   ObservedLoad observed;    // the last good measurement
   std::optional<planner::Recommendation> recommendation;  // from the last good measurement
   std::string evaluated_at;
+  std::vector<planner::HistoryPoint> history;  // saved in status, restored after a restart
+  long long generation = 0;                    // the spec generation the calibration belongs to
 };
+
+// What a restarted operator reads back from status.metrics: the evaluation history, and the
+// calibration when it was learnt under `generation`.
+void restore_live_state(const nlohmann::json& status, long long generation,
+                        std::vector<planner::HistoryPoint>& history,
+                        std::optional<planner::CalibrationState>& calibration);
 
 struct Observation {
   nlohmann::json object;  // the PDDeployment as the API server has it (metadata, spec, status)
