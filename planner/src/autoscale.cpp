@@ -201,6 +201,7 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   PlanInput in = calibrator_.apply(measured);
   in.workload.rate = out.provisioned_rate;
   out.plan = plan(in);
+  out.input = in;
   if (!out.plan.feasible) {
     out.prefill = current_prefill;
     out.decode = current_decode;

@@ -27,8 +27,8 @@ class Decide : public ::testing::Test {
     o.object = {{"metadata", {{"name", "deepseek-v31"}, {"generation", generation}}}, {"status", status}};
     auto d = codec::decode_pddeployment(text);
     if (d) o.spec = *d; else o.spec_error = d.error().front().path + ": " + d.error().front().message;
-    o.prefill = {true, false, "", prefill_replicas, ready_p < 0 ? prefill_replicas : ready_p};
-    o.decode = {true, false, "", decode_replicas, ready_d < 0 ? decode_replicas : ready_d};
+    o.prefill = {true, false, "", prefill_replicas, ready_p < 0 ? prefill_replicas : ready_p, {}};
+    o.decode = {true, false, "", decode_replicas, ready_d < 0 ? decode_replicas : ready_d, {}};
     o.now = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000 + tick++));
     return o;
   }
@@ -169,7 +169,7 @@ TEST_F(Decide, InfeasibleIsAConditionWithTheNumbers) {
 
 TEST_F(Decide, MissingTargetIsRetried) {
   Observation o = obs(1, 1);
-  o.decode = {false, true, "deployments.apps \"dsv31-decode\" not found", 0, 0};
+  o.decode = {false, true, "deployments.apps \"dsv31-decode\" not found", 0, 0, {}};
   Intent i = intend(o);
   Report r = report(o, i, {i.prefill.write.has_value(), true, ""}, {});
   EXPECT_FALSE(i.decode.write);

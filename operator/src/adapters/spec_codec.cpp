@@ -427,7 +427,11 @@ void read_decode(Reader& r, const YAML::Node& spec, PDDeployment& out) {
 void read_scaling(Reader& r, const YAML::Node& spec, PDDeployment& out) {
   const std::string p = "spec.scaling";
   const YAML::Node n = r.child(spec, "spec", "scaling", false);
-  if (!n.IsDefined() || !r.map(n, p, {"rounding", "maxTotalGpus", "onOverride"})) return;
+  if (!n.IsDefined() ||
+      !r.map(n, p, {"rounding", "maxTotalGpus", "onOverride", "pendingTimeout", "capacityRetryInterval"}))
+    return;
+  if (auto v = r.duration(n, p, "pendingTimeout", false, true)) out.pending_timeout_s = *v;
+  if (auto v = r.duration(n, p, "capacityRetryInterval", false, true)) out.capacity_retry_s = *v;
   if (auto v = r.enumeration<planner::Rounding>(
           n, p, "rounding", {{"Ceil", planner::Rounding::Ceil}, {"Nearest", planner::Rounding::Nearest}}))
     out.plan.rounding = *v;

@@ -26,7 +26,23 @@ json status_patch(const json& old, const json& now) {
   return patch;
 }
 
-TargetObservation observe_target(kube::KubeClient& client, const std::string& ns, const codec::ScaleTargetRef& ref) {
+PodSummary observe_pods(kube::KubeClient& client, const std::string& ns, const std::string& selector,
+                        std::chrono::system_clock::time_point now) {
+  PodSummary s;
+  if (selector.empty()) {
+    s.error = "the target's /scale has no status.selector";
+    return s;
+  }
+  auto pods = client.list("/api/v1/namespaces/" + ns + "/pods?labelSelector=" + http::query_escape(selector));
+  if (!pods) {
+    s.error = "cannot list pods: " + pods.error().message;
+    return s;
+  }
+  return summarize_pods(pods->items, now);
+}
+
+TargetObservation observe_target(kube::KubeClient& client, const std::string& ns, const codec::ScaleTargetRef& ref,
+                                 std::chrono::system_clock::time_point now) {
   TargetObservation t;
   const kube::TargetRef tr{ns, ref.api_version, ref.kind, ref.name};
   auto scale = client.get_scale(tr);
@@ -42,6 +58,7 @@ TargetObservation observe_target(kube::KubeClient& client, const std::string& ns
     t.ready_replicas = (*obj)["status"].value("readyReplicas", scale->status_replicas);
   else
     t.ready_replicas = scale->status_replicas;
+  t.pods = observe_pods(client, ns, scale->selector, now);
   return t;
 }
 
@@ -180,8 +197,10 @@ void Controller::reconcile(const std::string& key) {
     obs.spec_error = describe_errors(decoded.error());
   } else {
     obs.spec = std::move(*decoded);
-    obs.prefill = observe_target(client_, ns, obs.spec->prefill_target);
-    obs.decode = observe_target(client_, ns, obs.spec->decode_target);
+    obs.prefill = observe_target(client_, ns, obs.spec->prefill_target, obs.now);
+    obs.decode = observe_target(client_, ns, obs.spec->decode_target, obs.now);
+    for (const auto* t : {&obs.prefill, &obs.decode})
+      if (t->read && !t->pods.read) log_->debug("{}: {}", key, t->pods.error);
     if (obs.spec->metrics)
       obs.live = evaluate_live(key, (*obj)["metadata"].value("generation", 0LL), *obs.spec, obs);
     else
@@ -288,6 +307,16 @@ LiveLoad Controller::evaluate_live(const std::string& key, long long generation,
     live.state.error = "no metrics source in this operator";
     return live.state;
   }
+  // Look ahead over the start-up time measured on the cluster, once there are ready pods to measure.
+  if (const auto up = measured_startup_s(obs.prefill.pods, obs.decode.pods)) {
+    live.state.startup_s = *up;
+    live.state.startup_source = fmt::format("measured: median creation to Ready of the newest pods ({} prefill, {} decode)",
+                                            obs.prefill.pods.startup_s.size(), obs.decode.pods.startup_s.size());
+  } else {
+    live.state.startup_s = m.startup_s;
+    live.state.startup_source = "spec.metrics.startupTime (no ready pods measured yet)";
+  }
+  live.autoscaler->set_startup_s(live.state.startup_s);
   auto observed = source_->observe(m);
   const double t_s = std::chrono::duration<double>(obs.now.time_since_epoch()).count();
   const int cur_p = obs.prefill.read ? obs.prefill.spec_replicas : d.plan.prefill.min_replicas;

@@ -148,6 +148,64 @@ json history_json(const std::vector<planner::HistoryPoint>& h) {
 }
 }  // namespace
 
+namespace {
+const json* pod_condition(const json& status, const char* type) {
+  if (!status.is_object() || !status.contains("conditions") || !status["conditions"].is_array()) return nullptr;
+  for (const auto& c : status["conditions"])
+    if (c.is_object() && c.value("type", "") == type) return &c;
+  return nullptr;
+}
+
+double seconds_between(std::chrono::system_clock::time_point a, std::chrono::system_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+}  // namespace
+
+PodSummary summarize_pods(const std::vector<json>& pods, std::chrono::system_clock::time_point now) {
+  PodSummary s;
+  s.read = true;
+  std::vector<std::pair<double, double>> ready;  // (created, start-up)
+  for (const auto& p : pods) {
+    if (!p.is_object() || !p.contains("metadata") || !p["metadata"].is_object()) continue;
+    const json& md = p["metadata"];
+    if (md.contains("deletionTimestamp") && !md["deletionTimestamp"].is_null()) continue;
+    const json spec = p.value("spec", json::object()), status = p.value("status", json::object());
+    const auto created = kube::parse_time(md.value("creationTimestamp", ""));
+    if (spec.is_object() && !spec.value("nodeName", "").empty()) {
+      ++s.scheduled;
+      const json* r = pod_condition(status, "Ready");
+      if (r && r->value("status", "") == "True" && created) {
+        if (const auto at = kube::parse_time(r->value("lastTransitionTime", "")); at && *at >= *created)
+          ready.emplace_back(std::chrono::duration<double>(created->time_since_epoch()).count(), seconds_between(*created, *at));
+      }
+      continue;
+    }
+    const json* sc = pod_condition(status, "PodScheduled");
+    if (sc && sc->value("status", "") == "False" && sc->value("reason", "") == "Unschedulable") {
+      ++s.unschedulable;
+      auto since = kube::parse_time(sc->value("lastTransitionTime", ""));
+      if (!since) since = created;
+      s.unschedulable_for_s.push_back(since ? std::max(0.0, seconds_between(*since, now)) : 0.0);
+      if (s.unschedulable_message.empty()) s.unschedulable_message = sc->value("message", "");
+    }
+  }
+  std::sort(ready.begin(), ready.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (std::size_t i = 0; i < ready.size() && i < 5; ++i) s.startup_s.push_back(ready[i].second);
+  return s;
+}
+
+std::optional<double> measured_startup_s(const PodSummary& prefill, const PodSummary& decode) {
+  std::optional<double> out;
+  for (const PodSummary* s : {&prefill, &decode}) {
+    if (s->startup_s.empty()) continue;
+    std::vector<double> v = s->startup_s;
+    std::sort(v.begin(), v.end());
+    const double median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+    out = std::max(out.value_or(0.0), median);
+  }
+  return out;
+}
+
 void restore_live_state(const json& status, long long generation, std::vector<planner::HistoryPoint>& history,
                         std::optional<planner::CalibrationState>& calibration) {
   if (!status.is_object() || !status.contains("metrics") || !status["metrics"].is_object()) return;
@@ -197,6 +255,52 @@ void set_condition(json& conditions, const std::string& type, bool status, const
                         {"observedGeneration", generation}});
 }
 
+namespace {
+std::optional<CapacityLimit> old_capacity(const Observation& obs) {
+  const json& st = old_status(obs);
+  if (!st.contains("capacity") || !st["capacity"].is_object()) return std::nullopt;
+  const json& c = st["capacity"];
+  if (!c.contains("gpus") || !c["gpus"].is_number_integer() || !kube::parse_time(c.value("since", ""))) return std::nullopt;
+  return CapacityLimit{c["gpus"].get<int>(), c.value("since", ""), c.value("message", ""), c.value("wantedGpus", 0)};
+}
+
+// Pods Pending for lack of GPUs longer than spec.scaling.pendingTimeout: plan within the GPUs that
+// were schedulable (the planner's budget split, for the most goodput) until the retry interval
+// has passed, then try the unconstrained plan again.
+void apply_capacity(const Observation& obs, Intent& in) {
+  const codec::PDDeployment& d = *obs.spec;
+  const int gp = d.plan.prefill.gpus_per_replica, gd = d.plan.decode.gpus_per_replica;
+  in.unconstrained_gpus = in.plan->prefill.replicas * gp + in.plan->decode.replicas * gd;
+  std::optional<CapacityLimit> rec = old_capacity(obs);
+  if (rec && seconds_between(*kube::parse_time(rec->since), obs.now) >= d.capacity_retry_s) rec.reset();
+
+  const PodSummary &pp = obs.prefill.pods, &dp = obs.decode.pods;
+  if (pp.read && dp.read) {
+    // Stuck pods are new evidence unless they were already stuck when the limit was recorded
+    // (those are on their way out as the workloads shrink to the limit).
+    const double record_age = rec ? seconds_between(*kube::parse_time(rec->since), obs.now) : 1e18;
+    int stuck_p = 0, stuck_d = 0;
+    for (double a : pp.unschedulable_for_s) stuck_p += a >= d.pending_timeout_s && a < record_age;
+    for (double a : dp.unschedulable_for_s) stuck_d += a >= d.pending_timeout_s && a < record_age;
+    if (stuck_p + stuck_d > 0) {
+      const std::string why = pp.unschedulable_message.empty() ? dp.unschedulable_message : pp.unschedulable_message;
+      rec = CapacityLimit{pp.scheduled * gp + dp.scheduled * gd, kube::format_time(obs.now),
+                          fmt::format("{} prefill and {} decode pods unschedulable for over {}{}", stuck_p, stuck_d,
+                                      codec::format_duration(d.pending_timeout_s), why.empty() ? "" : " (" + why + ")"),
+                          in.unconstrained_gpus};
+      in.capacity_new = true;
+    }
+  }
+  in.capacity = rec;
+  if (!rec || in.unconstrained_gpus <= rec->gpus) return;
+  planner::PlanInput limited = (obs.live && obs.live->available && obs.live->recommendation)
+                                   ? obs.live->recommendation->input : d.plan;
+  limited.max_total_gpus = std::min(limited.max_total_gpus.value_or(rec->gpus), rec->gpus);
+  planner::Plan p = planner::plan(limited);
+  if (p.feasible) in.plan = std::move(p);
+}
+}  // namespace
+
 Intent intend(const Observation& obs) {
   Intent in;
   if (!obs.spec) return in;
@@ -225,6 +329,8 @@ Intent intend(const Observation& obs) {
     in.plan->decode.replicas = std::clamp(live_counts->second, d.plan.decode.min_replicas, d.plan.decode.max_replicas);
     in.plan->notation = std::to_string(in.plan->prefill.replicas) + "P" + std::to_string(in.plan->decode.replicas) + "D";
   }
+
+  apply_capacity(obs, in);
 
   const bool auto_mode = d.mode == codec::Mode::Auto;
   const long long gen = generation_of(obs.object);
@@ -322,6 +428,10 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
                           {"generation", l.generation}};
     }
     if (!l.history.empty()) m["history"] = history_json(l.history);
+    if (!l.startup_source.empty()) {
+      m["startupSeconds"] = l.startup_s;
+      m["startupSource"] = l.startup_source;
+    }
     st["metrics"] = m;
     if (l.available) {
       cond("MetricsAvailable", true, "Queried", fmt::format("{:.3g} requests/s measured", l.observed.requests_per_s));
@@ -434,6 +544,29 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
     rep.retry_soon = true;
   } else {
     cond("Degraded", false, "AsExpected", kHealthy);
+  }
+
+  // CapacityLimited: pods the cluster could not place.
+  if (intent.capacity) {
+    const CapacityLimit& c = *intent.capacity;
+    st["capacity"] = {{"gpus", c.gpus}, {"since", c.since}, {"message", c.message}, {"wantedGpus", c.wanted_gpus}};
+    const auto since = kube::parse_time(c.since);
+    const std::string retry = since ? kube::format_time(*since + std::chrono::seconds(static_cast<long long>(d.capacity_retry_s))) : "";
+    if (intent.unconstrained_gpus > c.gpus) {
+      const std::string msg = fmt::format("{}; planning within the {} GPUs that were schedulable: plan {} ({} GPUs) "
+                                          "instead of {} GPUs; the full plan is tried again at {}",
+                                          c.message, c.gpus, p.notation, p.total_gpus, intent.unconstrained_gpus, retry);
+      if (intent.capacity_new) warn("CapacityLimited", msg);
+      cond("CapacityLimited", true, "InsufficientGpus", msg);
+    } else {
+      cond("CapacityLimited", false, "WithinCapacity",
+           fmt::format("the plan's {} GPUs fit the {} found schedulable at {}", intent.unconstrained_gpus, c.gpus, c.since));
+    }
+  } else if (obs.prefill.pods.read && obs.decode.pods.read) {
+    cond("CapacityLimited", false, "WithinCapacity", "no pod of either role is waiting for GPUs");
+  } else if (find_condition(old, "CapacityLimited")) {
+    const std::string err = !obs.prefill.pods.read ? obs.prefill.pods.error : obs.decode.pods.error;
+    cond("CapacityLimited", false, "PodsNotListed", err.empty() ? "the targets' pods could not be listed" : err);
   }
 
   // ScalingLimited: which constraint, if any, moved the counts.

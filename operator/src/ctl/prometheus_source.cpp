@@ -10,15 +10,6 @@
 namespace pdscaler::ctl {
 namespace {
 
-std::string url_encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out.push_back(static_cast<char>(c));
-    else out += fmt::format("%{:02X}", c);
-  }
-  return out;
-}
-
 std::string window(double s) { return fmt::format("{}s", static_cast<long long>(std::llround(std::max(1.0, s)))); }
 
 class PrometheusSource final : public MetricsSource {
@@ -58,7 +49,7 @@ class PrometheusSource final : public MetricsSource {
   }
 
   static tl::expected<double, std::string> query(http::Client& c, const std::string& expr) {
-    auto r = c.send(http::Request{"GET", "/api/v1/query?query=" + url_encode(expr), "", "application/json"});
+    auto r = c.send(http::Request{"GET", "/api/v1/query?query=" + http::query_escape(expr), "", "application/json"});
     if (!r) return tl::unexpected("Prometheus unreachable: " + r.error().message);
     return parse_instant_value(r->status, r->body);
   }

@@ -219,7 +219,10 @@ class RestClient final : public KubeClient {
   static Scale to_scale(const json& j) {
     Scale s;
     if (j.contains("spec")) s.spec_replicas = j["spec"].value("replicas", 0);
-    if (j.contains("status")) s.status_replicas = j["status"].value("replicas", 0);
+    if (j.contains("status")) {
+      s.status_replicas = j["status"].value("replicas", 0);
+      s.selector = j["status"].value("selector", "");
+    }
     return s;
   }
 

@@ -86,6 +86,8 @@ struct PDDeployment {
   ScaleTargetRef prefill_target;
   ScaleTargetRef decode_target;
   OverridePolicy on_override = OverridePolicy::Reassert;
+  double pending_timeout_s = 120;   // pods Pending for lack of GPUs this long: plan within what fits
+  double capacity_retry_s = 600;    // then try the unconstrained plan again after this long
   std::optional<MetricsSpec> metrics;
   planner::PlanInput plan;
   // The workload's rate exactly as written ("tokensPerMinute"), for messages and what-if output.

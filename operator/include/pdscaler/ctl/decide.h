@@ -26,6 +26,20 @@ namespace pdscaler::ctl {
 enum class Role { Prefill, Decode };
 const char* to_string(Role r);  // "prefill", "decode"
 
+// The pods of one target workload (those its /scale selector matches), as they bear on sizing.
+struct PodSummary {
+  bool read = false;              // false: not listed (no selector, or the list failed: see error)
+  std::string error;
+  int scheduled = 0;              // bound to a node and not terminating
+  int unschedulable = 0;          // Pending, PodScheduled=False with reason Unschedulable
+  std::vector<double> unschedulable_for_s;  // how long each has been unschedulable
+  std::string unschedulable_message;  // the scheduler's words for one of them
+  std::vector<double> startup_s;  // creation -> Ready of the newest ready pods (at most 5)
+};
+
+// Reads a pod list; `now` for the ages. Terminating pods are left out.
+PodSummary summarize_pods(const std::vector<nlohmann::json>& pods, std::chrono::system_clock::time_point now);
+
 // What was read of one target workload.
 struct TargetObservation {
   bool read = false;           // false when it could not be read (see error)
@@ -33,6 +47,7 @@ struct TargetObservation {
   std::string error;           // why it could not be read
   int spec_replicas = 0;       // from /scale
   int ready_replicas = 0;      // from the workload's status
+  PodSummary pods;
 };
 
 // With spec.metrics: what the live policy made of the last measurement.
@@ -45,7 +60,13 @@ struct LiveLoad {
   std::string evaluated_at;
   std::vector<planner::HistoryPoint> history;  // saved in status, restored after a restart
   long long generation = 0;                    // the spec generation the calibration belongs to
+  double startup_s = 0;                        // the look-ahead in use
+  std::string startup_source;                  // "measured ..." or "spec.metrics.startupTime"
 };
+
+// The pod start-up time to look ahead over: the slower role's median creation -> Ready of its
+// newest ready pods, when there are any; nullopt otherwise.
+std::optional<double> measured_startup_s(const PodSummary& prefill, const PodSummary& decode);
 
 // What a restarted operator reads back from status.metrics: the evaluation history, and the
 // calibration when it was learnt under `generation`.
@@ -72,8 +93,20 @@ struct RoleIntent {
   std::optional<int> applied;   // what status will record as last written/accepted
 };
 
+// GPUs the cluster could not give: pods stayed Pending for lack of them, so the plan is held to
+// the GPUs that were schedulable (split for the most goodput) until the retry time.
+struct CapacityLimit {
+  int gpus = 0;             // schedulable when it was found
+  std::string since;        // RFC 3339
+  std::string message;      // what was seen
+  int wanted_gpus = 0;      // what the unconstrained plan needed at that time
+};
+
 struct Intent {
   bool valid = false;
+  std::optional<CapacityLimit> capacity;  // in force (recorded in status.capacity)
+  bool capacity_new = false;              // found in this reconcile
+  int unconstrained_gpus = 0;             // what the plan would take without the limit
   std::optional<planner::Plan> plan;
   RoleIntent prefill;
   RoleIntent decode;

@@ -16,6 +16,9 @@
 
 namespace pdscaler::http {
 
+// Percent-encodes everything but unreserved characters, for a query parameter's value.
+std::string query_escape(const std::string& s);
+
 struct Request {
   std::string method;
   std::string path;  // with query string

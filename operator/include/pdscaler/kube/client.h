@@ -46,6 +46,7 @@ struct TargetRef {
 struct Scale {
   int spec_replicas = 0;
   int status_replicas = 0;
+  std::string selector;  // status.selector: the label selector of the pods it counts ("" if none)
 };
 
 struct ListResult {

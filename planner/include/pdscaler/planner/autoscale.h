@@ -142,6 +142,7 @@ struct Recommendation {
   int prefill = 0;
   int decode = 0;
   Plan plan;                  // at the provisioned load
+  PlanInput input;            // what was planned: calibrated, at the provisioned load
   double provisioned_rate = 0;  // requests/s planned for
   std::string method;         // how the load was chosen, for status
   CalibrationState calibration;
@@ -154,6 +155,8 @@ class Autoscaler {
  public:
   Autoscaler(PlanInput spec, AutoscalerConfig cfg);
   Recommendation step(const LoadSample& s, int current_prefill, int current_decode);
+  // The start-up time to look ahead over, once measured on the cluster.
+  void set_startup_s(double s) { cfg_.startup_s = s; }
   // No measurement at `t_s` (metrics missing): the current counts count as recommended, so a
   // scale-down needs a full window of good measurements after the data comes back.
   void hold(double t_s, int current_prefill, int current_decode);
