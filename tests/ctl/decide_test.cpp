@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "pdscaler/ctl/decide.h"
+#include "pdscaler/kube/client.h"
 #include "planner/fixtures.h"
 
 namespace pdscaler::ctl {
@@ -366,6 +367,126 @@ TEST_F(Decide, StatusCarriesCalibrationPredictionAndHistoryThatReadBack) {
   EXPECT_EQ(h.size(), 1u);
   EXPECT_FALSE(c);
   restore_live_state(json("nonsense"), 1, h, c);
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl
+
+namespace pdscaler::ctl {
+namespace {
+
+const auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+std::string at(int seconds_from_now) {
+  return kube::format_time(kNow + std::chrono::seconds(seconds_from_now));
+}
+
+json running_pod(int created, int ready) {
+  return {{"metadata", {{"name", "p"}, {"creationTimestamp", at(created)}}},
+          {"spec", {{"nodeName", "gpu-node-0"}}},
+          {"status", {{"conditions", json::array({{{"type", "PodScheduled"}, {"status", "True"}},
+                                                  {{"type", "Ready"}, {"status", "True"}, {"lastTransitionTime", at(ready)}}})}}}};
+}
+
+json pending_pod(int created, int unschedulable_since) {
+  return {{"metadata", {{"name", "q"}, {"creationTimestamp", at(created)}}},
+          {"spec", json::object()},
+          {"status", {{"phase", "Pending"},
+                      {"conditions", json::array({{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"},
+                                                   {"message", "0/6 nodes are available: 6 Insufficient nvidia.com/gpu."},
+                                                   {"lastTransitionTime", at(unschedulable_since)}}})}}}};
+}
+
+TEST(Pods, SummaryCountsScheduledStuckAndStartUpTimes) {
+  json terminating = running_pod(-50, -40);
+  terminating["metadata"]["deletionTimestamp"] = at(-1);
+  json not_ready = running_pod(-5, 0);
+  not_ready["status"]["conditions"][1]["status"] = "False";
+  const PodSummary s = summarize_pods(
+      {running_pod(-600, -510), running_pod(-300, -200), running_pod(-100, -10), pending_pod(-90, -89), terminating,
+       not_ready, json("garbage")},
+      kNow);
+  EXPECT_TRUE(s.read);
+  EXPECT_EQ(s.scheduled, 4);
+  EXPECT_EQ(s.unschedulable, 1);
+  ASSERT_EQ(s.unschedulable_for_s.size(), 1u);
+  EXPECT_EQ(s.unschedulable_for_s[0], 89);
+  EXPECT_EQ(s.unschedulable_message, "0/6 nodes are available: 6 Insufficient nvidia.com/gpu.");
+  EXPECT_EQ(s.startup_s, (std::vector<double>{90, 100, 90})) << "newest first";
+  PodSummary slow;
+  slow.startup_s = {200, 100, 300, 120};
+  EXPECT_EQ(measured_startup_s(s, slow), 160) << "the slower role's median";
+  EXPECT_FALSE(measured_startup_s(PodSummary{}, PodSummary{}));
+}
+
+class Capacity : public Decide {
+ protected:
+  // The 4P4D sample (8 GPUs a replica) on a cluster where `fit_p` + `fit_d` pods found GPUs and
+  // the rest have been unschedulable for `stuck_s`.
+  Observation with_pods(int p, int d, int fit_p, int fit_d, double stuck_s) {
+    Observation o = obs(p, d, fit_p, fit_d);
+    o.now = kNow;
+    for (auto [t, fit, want] : {std::tuple{&o.prefill, fit_p, p}, std::tuple{&o.decode, fit_d, d}}) {
+      t->pods.read = true;
+      t->pods.scheduled = fit;
+      t->pods.unschedulable = want - fit;
+      t->pods.unschedulable_for_s.assign(want - fit, stuck_s);
+      t->pods.unschedulable_message = "0/6 nodes are available: 6 Insufficient nvidia.com/gpu.";
+    }
+    return o;
+  }
+};
+
+TEST_F(Capacity, PodsStuckPastTheTimeoutLimitThePlanToTheSchedulableGpus) {
+  text.replace(text.find("rounding: Ceil"), 14, "rounding: Ceil, pendingTimeout: 60s, capacityRetryInterval: 10m");
+  step(obs(1, 1));
+  // 6 of the 8 pods placed (48 GPUs), 2 decode pods waiting 30 s: not yet.
+  Observation o = with_pods(4, 4, 4, 2, 30);
+  auto [i1, r1] = step(o);
+  EXPECT_FALSE(i1.capacity);
+  EXPECT_EQ(cond(r1.status, "CapacityLimited"), "WithinCapacity");
+  // Waiting 61 s: plan within 48 GPUs, split for goodput.
+  o = with_pods(4, 4, 4, 2, 61);
+  auto [i2, r2] = step(o);
+  ASSERT_TRUE(i2.capacity);
+  EXPECT_EQ(i2.capacity->gpus, 48);
+  EXPECT_LE(i2.plan->total_gpus, 48);
+  EXPECT_EQ(i2.plan->notation, "3P3D");
+  ASSERT_TRUE(i2.decode.write);
+  EXPECT_EQ(*i2.decode.write, 3);
+  EXPECT_EQ(cond(r2.status, "CapacityLimited"), "InsufficientGpus");
+  EXPECT_NE(cond(r2.status, "CapacityLimited", "message").find("0 prefill and 2 decode pods unschedulable for over 1m"),
+            std::string::npos);
+  EXPECT_TRUE(has_event(r2, "CapacityLimited"));
+  EXPECT_EQ(r2.status["capacity"]["gpus"], 48);
+  EXPECT_EQ(r2.status["capacity"]["wantedGpus"], 64);
+  const YAML::Node crd = YAML::LoadFile(std::string(PDSCALER_SOURCE_DIR) + "/crds/pdscaler.io_pddeployments.yaml");
+  expect_declared(r2.status, crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"], "status");
+  // The stuck pods that predate the limit are on their way out: no new evidence, no new event,
+  // and the limit holds.
+  Observation later = with_pods(3, 3, 3, 2, 70);
+  later.now = kNow + std::chrono::seconds(9);
+  auto [i3, r3] = step(later);
+  ASSERT_TRUE(i3.capacity);
+  EXPECT_FALSE(i3.capacity_new);
+  EXPECT_EQ(i3.capacity->gpus, 48);
+  EXPECT_EQ(i3.plan->notation, "3P3D");
+  EXPECT_FALSE(has_event(r3, "CapacityLimited"));
+  // Ten minutes on, the full plan is tried again.
+  Observation retry = with_pods(3, 3, 3, 3, 0);
+  retry.now = kNow + std::chrono::minutes(10);
+  auto [i4, r4] = step(retry);
+  EXPECT_FALSE(i4.capacity);
+  EXPECT_EQ(i4.plan->notation, "4P4D");
+  EXPECT_EQ(cond(r4.status, "CapacityLimited"), "WithinCapacity");
+  EXPECT_FALSE(r4.status.contains("capacity"));
+}
+
+TEST_F(Capacity, UnlistedPodsNeverLimit) {
+  Observation o = obs(4, 4);
+  Intent i = intend(o);
+  EXPECT_FALSE(i.capacity);
+  Report r = report(o, i, {}, {});
+  EXPECT_EQ(cond(r.status, "CapacityLimited"), "") << "no condition until the pods can be seen";
 }
 
 }  // namespace

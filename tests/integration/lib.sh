@@ -84,6 +84,18 @@ start_apiserver() {
   wait_for 60 "kube-apiserver ready" curl -skf -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$API_PORT/readyz"
 }
 
+# add_gpu_node INDEX GPUS: a Ready node gpu-node-INDEX with GPUS nvidia.com/gpu (the fake kubelet
+# runs the pods bound to it).
+add_gpu_node() {
+  k create -f - >/dev/null <<NODE
+{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-node-$1", "labels": {"kubernetes.io/hostname": "gpu-node-$1"}}}
+NODE
+  local cap="{\"cpu\": \"64\", \"memory\": \"512Gi\", \"pods\": \"110\", \"nvidia.com/gpu\": \"$2\"}"
+  api PATCH "/api/v1/nodes/gpu-node-$1/status" "{\"status\": {\"capacity\": $cap, \"allocatable\": $cap,
+    \"conditions\": [{\"type\": \"Ready\", \"status\": \"True\", \"reason\": \"FakeKubelet\", \"lastHeartbeatTime\": null}]}}" >/dev/null
+  k taint nodes "gpu-node-$1" node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
+}
+
 # cluster_up [NODES] [GPUS_PER_NODE] [STARTUP_DELAY_S]
 cluster_up() {
   local nodes=${1:-8} gpus=${2:-8} delay=${3:-0}
@@ -109,15 +121,7 @@ KC
     --root-ca-file "$WORK/certs/apiserver.crt" --secure-port=0 --port=0
   start kube-scheduler kube-scheduler --kubeconfig "$WORK/admin.kubeconfig" --leader-elect=false \
     --secure-port=0 --port=0
-  for i in $(seq 0 $((nodes - 1))); do
-    k create -f - >/dev/null <<NODE
-{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-node-$i", "labels": {"kubernetes.io/hostname": "gpu-node-$i"}}}
-NODE
-    local cap="{\"cpu\": \"64\", \"memory\": \"512Gi\", \"pods\": \"110\", \"nvidia.com/gpu\": \"$gpus\"}"
-    api PATCH "/api/v1/nodes/gpu-node-$i/status" "{\"status\": {\"capacity\": $cap, \"allocatable\": $cap,
-      \"conditions\": [{\"type\": \"Ready\", \"status\": \"True\", \"reason\": \"FakeKubelet\", \"lastHeartbeatTime\": null}]}}" >/dev/null
-    k taint nodes "gpu-node-$i" node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
-  done
+  for i in $(seq 0 $((nodes - 1))); do add_gpu_node "$i" "$gpus"; done
   start fake-kubelet python3 "$ROOT/tests/cluster/fake_kubelet.py" --server "https://127.0.0.1:$API_PORT" \
     --token "$ADMIN_TOKEN" --startup-delay "$delay"
   k apply -f "$ROOT/crds/pdscaler.io_pddeployments.yaml" >/dev/null

@@ -259,6 +259,19 @@ void Controller::reconcile(const std::string& key) {
   metrics_.reconcile(result, secs);
   if (retry) queue_.add_rate_limited(key);
   else queue_.forget(key);
+  if (intent.valid) {
+    // Nothing else may wake us when pods wait for GPUs or a capacity limit runs out: look again then.
+    std::optional<double> next_s;
+    auto soonest = [&](double v) { next_s = next_s ? std::min(*next_s, v) : v; };
+    for (const auto* t : {&obs.prefill.pods, &obs.decode.pods})
+      for (double age : t->unschedulable_for_s)
+        if (age < obs.spec->pending_timeout_s) soonest(obs.spec->pending_timeout_s - age);
+    if (intent.capacity)
+      if (const auto since = kube::parse_time(intent.capacity->since))
+        soonest(obs.spec->capacity_retry_s - std::chrono::duration<double>(obs.now - *since).count());
+    if (next_s)
+      queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(std::max(1.0, *next_s + 0.5) * 1000)));
+  }
   if (obs.live) {
     // Measure again at the next interval, whatever else happens.
     queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(obs.spec->metrics->evaluation_interval_s * 1000)));
