@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Stands in for the vLLM engines of a prefill/decode fleet (no GPUs here): it reads how many
 prefill and decode replicas are ready from the real API server, replays a load schedule through a
-fluid queue model of them (prefill at the profile's max throughput, decode at TPOT(batch)), and
-serves what real vLLM engines would export: the same metric names, types, labels and histogram
+model of them, and serves what real vLLM engines would export. Requests arrive as a Poisson process
+at the schedule's rate and go to a prefill instance picked at random, each a FIFO queue serving a
+prompt in input/max-throughput seconds (so each instance is an M/D/1 queue, as a real prefill
+engine with one request per batch is); then they decode as a fluid batch at TPOT(batch). It exports the same metric names, types, labels and histogram
 buckets (vllm:request_success_total, vllm:num_requests_running/waiting,
 vllm:request_prompt_tokens, vllm:request_generation_tokens, vllm:time_to_first_token_seconds,
 vllm:request_time_per_output_token_seconds), one endpoint per pool on loopback. Stops on SIGTERM."""
 import argparse
 import collections
+import heapq
 import http.server
 import json
+import random
 import signal
 import ssl
 import threading
@@ -46,7 +50,8 @@ class Fleet:
         self.a = a
         self.lock = threading.Lock()
         self.ready = {"prefill": 1, "decode": 1}
-        self.queue = 0.0                  # requests waiting for prefill
+        self.queue = 0                    # requests waiting for prefill
+        self.prefill_running = 0          # prompts being prefilled
         self.decoding = collections.deque()  # (finish time, requests)
         self.success = 0.0
         self.prompt = Histogram(TOKEN_BUCKETS)
@@ -55,6 +60,11 @@ class Fleet:
         self.tpot = Histogram(TPOT_BUCKETS)
         self.start = time.monotonic()
         self.steps = sorted(a.steps)
+        self.rng = random.Random(a.seed)
+        self.free_at = []                   # per prefill instance: when its queue empties
+        self.prefilling = []                # heap of (prefill done, started, arrived)
+        self.unserved = collections.deque()  # arrivals while no prefill instance was ready
+        self.next_arrival = self.start
 
     def rate(self, t):
         tpm = self.steps[0][1]
@@ -76,24 +86,46 @@ class Fleet:
         a = self.a
         now = time.monotonic()
         with self.lock:
-            t = now - self.start
-            self.queue += self.rate(t) * dt
             service = a.input_length / a.max_throughput
-            capacity = self.ready["prefill"] / service * dt
-            done = min(self.queue, capacity)
-            self.queue -= done
-            if done > 0:
-                wait = self.queue / (self.ready["prefill"] / service) if self.ready["prefill"] else 60.0
-                self.ttft.observe(wait + service + a.overhead, done)
-                self.prompt.observe(a.input_length, done)
-                batch = (self.running() + done) / max(1, self.ready["decode"])
+            n = max(0, self.ready["prefill"])
+            # Instances come and go with the ready count; a new one starts idle.
+            while len(self.free_at) < n:
+                self.free_at.append(now)
+            del self.free_at[n:]
+            # Poisson arrivals up to now, each to a random instance's FIFO queue.
+            while self.next_arrival <= now:
+                t = self.next_arrival
+                if self.free_at:
+                    i = self.rng.randrange(len(self.free_at))
+                    start = max(t, self.free_at[i])
+                    self.free_at[i] = start + service
+                    heapq.heappush(self.prefilling, (start + service, start, t))
+                else:
+                    self.unserved.append(t)  # no prefill instance: waits for one
+                rate = self.rate(t - self.start)
+                self.next_arrival = t + (self.rng.expovariate(rate) if rate > 0 else 0.5)
+            while self.unserved and self.free_at:
+                t = self.unserved.popleft()
+                i = self.rng.randrange(len(self.free_at))
+                start = max(now, self.free_at[i])
+                self.free_at[i] = start + service
+                heapq.heappush(self.prefilling, (start + service, start, t))
+            # Prompts done by now start decoding; their first token came at the end of prefill.
+            while self.prefilling and self.prefilling[0][0] <= now:
+                done_at, _, arrived = heapq.heappop(self.prefilling)
+                self.ttft.observe(done_at - arrived + a.overhead)
+                self.prompt.observe(a.input_length)
+                batch = (self.running() + 1) / max(1, self.ready["decode"])
                 tpot = self.tpot_at(batch)
-                self.decoding.append((now + a.output_length * tpot, done, tpot))
+                self.decoding.append((done_at + a.output_length * tpot, 1, tpot))
+            self.queue = len(self.unserved) + sum(1 for e in self.prefilling if e[1] > now)
+            self.prefill_running = len(self.prefilling) - (self.queue - len(self.unserved))
+            self.decoding = collections.deque(sorted(self.decoding))
             while self.decoding and self.decoding[0][0] <= now:
-                _, n, tpot = self.decoding.popleft()
-                self.success += n
-                self.generation.observe(a.output_length, n)
-                self.tpot.observe(tpot, n)
+                _, n_done, tpot = self.decoding.popleft()
+                self.success += n_done
+                self.generation.observe(a.output_length, n_done)
+                self.tpot.observe(tpot, n_done)
 
     def running(self):  # requests in decode: entries are (finish time, requests, TPOT)
         return sum(e[1] for e in self.decoding)
@@ -103,7 +135,7 @@ class Fleet:
         with self.lock:
             if pool == "prefill":
                 out = ["# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{{{labels}}} {self.queue}",
-                       "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{{{labels}}} 0"]
+                       "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{{{labels}}} {self.prefill_running}"]
                 out += self.prompt.lines("vllm:request_prompt_tokens", labels)
                 out += self.ttft.lines("vllm:time_to_first_token_seconds", labels)
             else:
@@ -152,6 +184,7 @@ def main():
     ap.add_argument("--overhead", type=float, default=0.1)
     ap.add_argument("--tpot", default="1:0.009,16:0.014,34:0.020,64:0.031")
     ap.add_argument("--model", default="deepseek-v31")
+    ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     a.tpot_table = [tuple(float(x) for x in p.split(":")) for p in a.tpot.split(",")]
     if a.trace:

@@ -5,7 +5,7 @@
 # Prometheus is stopped for 60 s: replicas held, MetricsAvailable=False, a FailedGetMetrics
 # event; and it recovers when Prometheus is back.
 source "$(dirname "$0")/lib.sh"
-cluster_up 12 8
+cluster_up 12 8 3  # pods take 3 s from binding to Ready: the start-up time the operator measures
 operator_up a
 gpu_deployment dsv31-prefill 8
 gpu_deployment dsv31-decode 8
@@ -42,6 +42,13 @@ while [ "$(at)" -lt 148 ]; do
   sleep 1
 done
 log "prefill count changes while the load held at 5 M: $changes ($seen)"
+m() { k get pdd deepseek-v31 -o jsonpath="{.status.metrics.$1}"; }
+log "at 5 M: observed TTFT $(m observedTtftSeconds) s vs predicted $(m predictedTtftSeconds) s; TPOT $(m observedTpotSeconds) vs $(m predictedTpotSeconds)"
+log "calibration: prefill throughput x$(m calibration.prefillThroughputFactor), decode TPOT x$(m calibration.decodeTpotFactor), $(m calibration.windowsUsed) windows, last: $(m calibration.lastWindow)"
+log "look-ahead: $(m startupSeconds) s, $(m startupSource)"
+m startupSource | grep -q '^measured' || fail "start-up time not measured from the pods: $(m startupSource)"
+python3 -c "import sys; sys.exit(0 if 2 <= float('$(m startupSeconds)') <= 8 else 1)" || fail "measured start-up $(m startupSeconds) s, the fake kubelet takes 3 s"
+[ -n "$(m predictedTtftSeconds)" ] && [ -n "$(m calibration.lastWindow)" ] || fail "prediction and calibration in status"
 [ "$changes" -le 2 ] || fail "flapping at steady load: $seen"
 
 wait_for 150 "back to the 2 M fleet after the load fell" prefill_below 3
@@ -65,4 +72,13 @@ log "t=$(at)s Prometheus back, fleet $(fleet)"
 sleep 20
 [ "$(fleet)" == "$before" ] || fail "scaled from $before to $(fleet) within 20 s of the metrics coming back"
 log "ok: still $before 20 s after the metrics came back"
+
+log "restarting the operator: the load history and the calibration come back from status"
+history=$(k get pdd deepseek-v31 -o jsonpath='{.status.metrics.history}' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+stop_pid "$PID_operator_a"
+operator_up b
+wait_for 30 "history restored" grep -q "restored [0-9]* evaluations and the calibration from status" "$WORK/operator-b.log"
+log "$(grep -o 'restored [0-9]* evaluations and the calibration from status' "$WORK/operator-b.log") (status held $history)"
+sleep 15
+assert_eq "$before" "$(fleet)" "replicas held across the restart"
 log "PASS"
