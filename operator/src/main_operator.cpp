@@ -108,10 +108,12 @@ int main(int argc, char** argv) {
       http::make_client(cfg->client_config(std::chrono::seconds(90))), identity,
       [&metrics](const std::string& verb, int status) { metrics->api_call(verb, status); });
 
-  auto source = ctl::make_prometheus_source([](const std::string& url) {
+  auto source = ctl::make_prometheus_source([](const std::string& url, const ctl::PrometheusAuth& auth) {
     http::ClientConfig c;
     c.base_url = url;
     c.timeout = std::chrono::seconds(10);
+    c.tls.ca_pem = auth.ca_pem;
+    if (!auth.bearer_token.empty()) c.token = [token = auth.bearer_token] { return token; };
     return http::make_client(c);
   });
   ctl::Controller controller(*client, *metrics, {ns, std::chrono::seconds(resync_s)}, log, source.get());

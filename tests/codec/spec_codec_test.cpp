@@ -302,6 +302,16 @@ TEST(SpecCodec, MetricsQueriesCalibrationFallbackAndEngines) {
   EXPECT_EQ(first_error(replace(ok, "maxCorrection: 0.5", "maxCorrection: 2")).path, "spec.metrics.calibration.maxCorrection");
   EXPECT_EQ(first_error(replace(ok, "afterFailures: 4", "afterFailures: 0")).path, "spec.metrics.fallback.afterFailures");
   EXPECT_EQ(first_error(replace(ok, ", prefillReplicas: 6", "")).path, "spec.metrics.fallback.prefillReplicas");
+  // Prometheus credentials from Secrets.
+  const std::string creds = replace(ok, "url: \"http://prom:9090\"",
+      "url: \"https://prom:9090\", bearerTokenSecret: {name: prom, key: token}, caSecret: {name: prom-ca, key: ca.crt}");
+  auto c = decode_pddeployment(creds);
+  ASSERT_TRUE(c) << format_error(c.error().front(), "x");
+  ASSERT_TRUE(c->metrics->bearer_token_secret);
+  EXPECT_EQ(c->metrics->bearer_token_secret->name, "prom");
+  EXPECT_EQ(c->metrics->ca_secret->key, "ca.crt");
+  EXPECT_EQ(first_error(replace(creds, "{name: prom, key: token}", "{name: prom}")).path,
+            "spec.metrics.prometheus.bearerTokenSecret.key");
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ TEST(PrometheusParse, NanInfEmptyAndErrorsAreErrorsNotZero) {
   EXPECT_EQ(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"+Inf"]}]}})").error(), "value is +Inf");
   EXPECT_NE(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[]}})").error().find("no data"), std::string::npos);
   EXPECT_EQ(parse_instant_value(400, R"({"status":"error","errorType":"bad_data","error":"parse error at char 5"})").error(), "HTTP 400: bad_data: parse error at char 5");
-  EXPECT_NE(parse_instant_value(503, "Service Unavailable").error().find("HTTP 503"), std::string::npos);
+  EXPECT_EQ(parse_instant_value(503, "Service Unavailable\n<html>").error(), "HTTP 503: not a Prometheus answer: Service Unavailable");
   EXPECT_NE(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1,"1"]},{"metric":{"a":"2"},"value":[1,"2"]}]}})").error().find("2 series"), std::string::npos);
 }
 
@@ -77,6 +77,57 @@ TEST(PrometheusQueries, OverridesReplaceOneQuantityWithPlaceholdersFilledIn) {
   EXPECT_EQ(cq.completions, R"(sum(rate(done_total{svc="x"}[60s])))");
   EXPECT_TRUE(cq.ttft_mean.empty()) << "custom: no preset behind what is not given";
   EXPECT_TRUE(cq.in_flight_growth.empty());
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl
+
+namespace pdscaler::ctl {
+namespace {
+
+// Answers every query with one sample and records what it was asked.
+class FakePrometheus final : public http::Client {
+ public:
+  explicit FakePrometheus(std::vector<std::string>* paths) : paths_(paths) {}
+  http::Result<http::Response> send(const http::Request& r) override {
+    paths_->push_back(r.path);
+    return http::Response{200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2.5"]}]}})"};
+  }
+  http::Result<http::Response> stream(const http::Request& r, const std::function<bool(const std::string&)>&) override {
+    return send(r);
+  }
+  void cancel_streams() override {}
+
+ private:
+  std::vector<std::string>* paths_;
+};
+
+TEST(PrometheusSource, CredentialsReachTheClientAndARotationGetsANewOne) {
+  std::vector<std::string> paths;
+  std::vector<std::pair<std::string, PrometheusAuth>> made;
+  auto source = make_prometheus_source([&](const std::string& url, const PrometheusAuth& auth) {
+    made.emplace_back(url, auth);
+    return std::make_unique<FakePrometheus>(&paths);
+  });
+  codec::MetricsSpec m;
+  m.prometheus_url = "https://prom:9090";
+  m.prefill_selector = R"(job="p")";
+  m.decode_selector = R"(job="d")";
+  auto o = source->observe(m, {"token-1", "-----BEGIN CERTIFICATE-----"});
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_DOUBLE_EQ(o->completions_per_s, 2.5);
+  EXPECT_DOUBLE_EQ(o->requests_per_s, 5.0) << "completions + growth";
+  ASSERT_EQ(made.size(), 1u);
+  EXPECT_EQ(made[0].first, "https://prom:9090");
+  EXPECT_EQ(made[0].second.bearer_token, "token-1");
+  EXPECT_EQ(made[0].second.ca_pem, "-----BEGIN CERTIFICATE-----");
+  EXPECT_EQ(paths.size(), 6u);
+  EXPECT_EQ(paths[0].rfind("/api/v1/query?query=sum%28rate%28vllm%3Arequest_success_total", 0), 0u) << paths[0];
+  source->observe(m, {"token-1", "-----BEGIN CERTIFICATE-----"});
+  EXPECT_EQ(made.size(), 1u) << "same credentials: same client";
+  source->observe(m, {"token-2", "-----BEGIN CERTIFICATE-----"});
+  ASSERT_EQ(made.size(), 2u);
+  EXPECT_EQ(made[1].second.bearer_token, "token-2");
 }
 
 }  // namespace

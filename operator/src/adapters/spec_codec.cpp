@@ -450,7 +450,15 @@ void read_metrics(Reader& r, const YAML::Node& spec, PDDeployment& out) {
     return;
   MetricsSpec m;
   const YAML::Node prom = r.child(n, p, "prometheus", true);
-  if (prom.IsDefined() && r.map(prom, p + ".prometheus", {"url"})) {
+  if (prom.IsDefined() && r.map(prom, p + ".prometheus", {"url", "bearerTokenSecret", "caSecret"})) {
+    for (auto [key, field] : {std::pair{"bearerTokenSecret", &m.bearer_token_secret}, std::pair{"caSecret", &m.ca_secret}}) {
+      const std::string sp = p + ".prometheus." + key;
+      const YAML::Node sn = r.child(prom, p + ".prometheus", key, false);
+      if (!sn.IsDefined() || !r.map(sn, sp, {"name", "key"})) continue;
+      auto name = r.string(sn, sp, "name", true);
+      auto k = r.string(sn, sp, "key", true);
+      if (name && k) *field = SecretKeyRef{*name, *k};
+    }
     if (auto v = r.string(prom, p + ".prometheus", "url", true)) {
       if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
         r.fail(prom["url"], p + ".prometheus.url", "expected an http:// or https:// URL, got \"" + *v + "\"");

@@ -4,6 +4,7 @@
 
 #include "pdscaler/codec/spec_codec.h"
 #include "pdscaler/ctl/decide.h"
+#include "pdscaler/kube/config.h"
 
 namespace pdscaler::ctl {
 
@@ -60,6 +61,25 @@ TargetObservation observe_target(kube::KubeClient& client, const std::string& ns
     t.ready_replicas = scale->status_replicas;
   t.pods = observe_pods(client, ns, scale->selector, now);
   return t;
+}
+
+// The Secrets spec.metrics.prometheus names, read at each evaluation (so a rotation is picked up).
+tl::expected<PrometheusAuth, std::string> prometheus_auth(kube::KubeClient& client, const std::string& ns,
+                                                          const codec::MetricsSpec& m) {
+  PrometheusAuth auth;
+  for (auto [ref, into, field] : {std::tuple{&m.bearer_token_secret, &auth.bearer_token, "bearerTokenSecret"},
+                                  std::tuple{&m.ca_secret, &auth.ca_pem, "caSecret"}}) {
+    if (!*ref) continue;
+    const std::string what = fmt::format("spec.metrics.prometheus.{}: Secret {}/{}", field, ns, (*ref)->name);
+    auto secret = client.get_object({ns, "v1", "Secret", (*ref)->name});
+    if (!secret) return tl::unexpected(fmt::format("{}: {}", what, secret.error().message));
+    const auto& data = secret->value("data", json::object());
+    if (!data.is_object() || !data.contains((*ref)->key) || !data[(*ref)->key].is_string())
+      return tl::unexpected(fmt::format("{} has no key \"{}\"", what, (*ref)->key));
+    *into = kube::base64_decode(data[(*ref)->key].get<std::string>());
+    while (into == &auth.bearer_token && !into->empty() && (into->back() == '\n' || into->back() == '\r')) into->pop_back();
+  }
+  return auth;
 }
 
 std::string describe_errors(const std::vector<codec::FieldError>& errs) {
@@ -330,7 +350,8 @@ LiveLoad Controller::evaluate_live(const std::string& key, long long generation,
     live.state.startup_source = "spec.metrics.startupTime (no ready pods measured yet)";
   }
   live.autoscaler->set_startup_s(live.state.startup_s);
-  auto observed = source_->observe(m);
+  auto auth = prometheus_auth(client_, key.substr(0, key.find('/')), m);
+  auto observed = auth ? source_->observe(m, *auth) : tl::expected<ObservedLoad, std::string>(tl::unexpect, auth.error());
   const double t_s = std::chrono::duration<double>(obs.now.time_since_epoch()).count();
   const int cur_p = obs.prefill.read ? obs.prefill.spec_replicas : d.plan.prefill.min_replicas;
   const int cur_d = obs.decode.read ? obs.decode.spec_replicas : d.plan.decode.min_replicas;

@@ -16,9 +16,9 @@ class PrometheusSource final : public MetricsSource {
  public:
   explicit PrometheusSource(HttpFactory f) : make_http_(std::move(f)) {}
 
-  tl::expected<ObservedLoad, std::string> observe(const codec::MetricsSpec& m) override {
+  tl::expected<ObservedLoad, std::string> observe(const codec::MetricsSpec& m, const PrometheusAuth& auth) override {
     const Queries q = queries_for(m);
-    http::Client& c = client(m.prometheus_url);
+    http::Client& c = client(m.prometheus_url, auth);
     auto completions = query(c, q.completions);
     if (!completions) return tl::unexpected("completions: " + completions.error());
     // No growth query (a custom engine without one): completions alone, exact in steady state.
@@ -41,10 +41,11 @@ class PrometheusSource final : public MetricsSource {
   }
 
  private:
-  http::Client& client(const std::string& url) {
+  // One client per URL and credentials: a rotated token or CA gets a new one.
+  http::Client& client(const std::string& url, const PrometheusAuth& auth) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto& c = clients_[url];
-    if (!c) c = make_http_(url);
+    auto& c = clients_[url + '\n' + auth.bearer_token + '\n' + auth.ca_pem];
+    if (!c) c = make_http_(url, auth);
     return *c;
   }
 
@@ -145,7 +146,12 @@ tl::expected<double, std::string> sample_value(const nlohmann::json& value) {
 
 tl::expected<double, std::string> parse_instant_value(int http_status, const std::string& body) {
   const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object()) return tl::unexpected(fmt::format("HTTP {}: not a Prometheus answer", http_status));
+  if (!j.is_object()) {
+    // A proxy's or load balancer's page: its first line says more than we could.
+    std::string said = body.substr(0, body.find('\n'));
+    if (said.size() > 120) said = said.substr(0, 120) + "...";
+    return tl::unexpected(fmt::format("HTTP {}: not a Prometheus answer{}", http_status, said.empty() ? "" : ": " + said));
+  }
   if (j.value("status", "") != "success")
     return tl::unexpected(fmt::format("HTTP {}: {}: {}", http_status, j.value("errorType", "error"), j.value("error", "")));
   const auto& data = j["data"];

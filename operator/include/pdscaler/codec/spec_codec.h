@@ -63,9 +63,17 @@ struct FallbackSpec {
   int decode_replicas = 0;
 };
 
+// A key of a Secret in the PDDeployment's namespace.
+struct SecretKeyRef {
+  std::string name;
+  std::string key;
+};
+
 // Where live load is measured (spec.metrics): without it the declared workload is planned.
 struct MetricsSpec {
   std::string prometheus_url;
+  std::optional<SecretKeyRef> bearer_token_secret;  // sent as "Authorization: Bearer ..."
+  std::optional<SecretKeyRef> ca_secret;            // PEM bundle to trust for an https:// URL
   Engine engine = Engine::Vllm;
   std::string prefill_selector;  // PromQL label matchers without braces: job="prefill"
   std::string decode_selector;

@@ -25,10 +25,17 @@ struct ObservedLoad {
   std::optional<double> tpot_s;
 };
 
+// Credentials for Prometheus, read from the Secrets spec.metrics.prometheus names.
+struct PrometheusAuth {
+  std::string bearer_token;  // "" = none
+  std::string ca_pem;        // "" = the system's trust store
+};
+
 class MetricsSource {
  public:
   virtual ~MetricsSource() = default;
-  virtual tl::expected<ObservedLoad, std::string> observe(const codec::MetricsSpec& m) = 0;
+  virtual tl::expected<ObservedLoad, std::string> observe(const codec::MetricsSpec& m,
+                                                          const PrometheusAuth& auth = {}) = 0;
 };
 
 // The PromQL for each quantity (exposed for tests and docs).
@@ -40,7 +47,8 @@ Queries queries_for(const codec::MetricsSpec& m);
 // Parses a /api/v1/query answer holding one scalar-valued vector sample.
 tl::expected<double, std::string> parse_instant_value(int http_status, const std::string& body);
 
-using HttpFactory = std::function<std::unique_ptr<http::Client>(const std::string& base_url)>;
+using HttpFactory =
+    std::function<std::unique_ptr<http::Client>(const std::string& base_url, const PrometheusAuth& auth)>;
 std::unique_ptr<MetricsSource> make_prometheus_source(HttpFactory make_http);
 
 }  // namespace pdscaler::ctl
