@@ -171,6 +171,8 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     mean_in_ = a * s.mean_input + (1 - a) * mean_in_;
     mean_out_ = a * s.mean_output + (1 - a) * mean_out_;
     if (s.input_stddev) sd_in_ = a * *s.input_stddev + (1 - a) * sd_in_;
+    if (s.prefix_cache_hit_rate)
+      prefix_hit_ = prefix_hit_ ? 0.3 * *s.prefix_cache_hit_rate + 0.7 * *prefix_hit_ : *s.prefix_cache_hit_rate;
     have_lengths_ = true;
   }
   Recommendation out;
@@ -188,6 +190,7 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     measured.workload.output_length = mean_out_;
     measured.workload.input_length_distribution.clear();
     if (measured.prefill.queue_model == QueueModel::MG1) measured.workload.input_length_stddev = sd_in_;
+    if (prefix_hit_) measured.workload.prefix_cache_hit_rate = std::clamp(*prefix_hit_, 0.0, 0.99);
   }
   if (s.prefill_ready >= 0 && s.decode_ready >= 0) {
     calibrator_.observe(measured, {s.t_s, s.completed_requests, s.ttft_s, s.tpot_s, s.prefill_ready, s.decode_ready});

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Stands in for the vLLM engines of a prefill/decode fleet (no GPUs here): it reads how many
 prefill and decode replicas are ready from the real API server, replays a load schedule through a
-model of them, and serves what real vLLM engines would export. Requests arrive as a Poisson process
-at the schedule's rate and go to a prefill instance picked at random, each a FIFO queue serving a
-prompt in input/max-throughput seconds (so each instance is an M/D/1 queue, as a real prefill
-engine with one request per batch is); then they decode as a fluid batch at TPOT(batch). It exports the same metric names, types, labels and histogram
-buckets (vllm:request_success_total, vllm:num_requests_running/waiting,
+model of them, and serves what real vLLM engines would export. Requests arrive as a Poisson
+process at the schedule's rate and go to a prefill instance picked at random, each a FIFO queue
+serving a prompt in input/max-throughput seconds (so each instance is an M/D/1 queue, as a real
+prefill engine with one request per batch is); then they decode as a fluid batch at TPOT(batch).
+It exports vLLM's metric names, types, labels and histogram buckets (vllm:request_success_total,
+vllm:num_requests_running/waiting, vllm:prefix_cache_queries_total/hits_total,
 vllm:request_prompt_tokens, vllm:request_generation_tokens, vllm:time_to_first_token_seconds,
 vllm:request_time_per_output_token_seconds), one endpoint per pool on loopback. Stops on SIGTERM."""
 import argparse
@@ -136,6 +137,10 @@ class Fleet:
             if pool == "prefill":
                 out = ["# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{{{labels}}} {self.queue}",
                        "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{{{labels}}} {self.prefill_running}"]
+                queried = self.prompt.sum
+                out += ["# TYPE vllm:prefix_cache_queries_total counter", f"vllm:prefix_cache_queries_total{{{labels}}} {queried}",
+                        "# TYPE vllm:prefix_cache_hits_total counter",
+                        f"vllm:prefix_cache_hits_total{{{labels}}} {queried * self.a.prefix_hit_rate}"]
                 out += self.prompt.lines("vllm:request_prompt_tokens", labels)
                 out += self.ttft.lines("vllm:time_to_first_token_seconds", labels)
             else:
@@ -185,6 +190,7 @@ def main():
     ap.add_argument("--tpot", default="1:0.009,16:0.014,34:0.020,64:0.031")
     ap.add_argument("--model", default="deepseek-v31")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--prefix-hit-rate", type=float, default=0.0, help="share of prompt tokens reported as cache hits")
     a = ap.parse_args()
     a.tpot_table = [tuple(float(x) for x in p.split(":")) for p in a.tpot.split(",")]
     if a.trace:

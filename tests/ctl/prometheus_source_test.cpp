@@ -2,6 +2,8 @@
 // unknown metric is an empty result, not an error; errors carry errorType and error).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "pdscaler/ctl/metrics_source.h"
 
 namespace pdscaler::ctl {
@@ -102,6 +104,38 @@ class FakePrometheus final : public http::Client {
   std::vector<std::string>* paths_;
 };
 
+TEST(PrometheusHistogram, StdDevFromCumulativeBuckets) {
+  // 100 prompts in (1000, 2000], 100 in (2000, 5000]: at 1500 and 3500, so mean 2500, sd 1000.
+  EXPECT_NEAR(*histogram_stddev({{1000, 0}, {2000, 100}, {5000, 200}, {INFINITY, 200}}), 1000, 1e-9);
+  EXPECT_NEAR(*histogram_stddev({{5000, 0}, {10000, 50}, {INFINITY, 50}}), 0, 1e-9) << "one bucket: no spread seen";
+  EXPECT_FALSE(histogram_stddev({{10, 0}, {INFINITY, 0}}));
+  auto v = parse_vector_by(200, R"({"status":"success","data":{"resultType":"vector","result":[
+      {"metric":{"le":"+Inf"},"value":[1,"200"]},{"metric":{"le":"2000.0"},"value":[1,"100"]},
+      {"metric":{"le":"1000.0"},"value":[1,"0"]},{"metric":{"le":"5000.0"},"value":[1,"200"]}]}})", "le");
+  ASSERT_TRUE(v) << v.error();
+  ASSERT_EQ(v->size(), 4u);
+  EXPECT_EQ((*v)[0].first, 1000);
+  EXPECT_TRUE(std::isinf(v->back().first));
+  EXPECT_NEAR(*histogram_stddev(*v), 1000, 1e-9);
+  EXPECT_FALSE(parse_vector_by(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"le":"x"},"value":[1,"1"]}]}})", "le"));
+}
+
+TEST(PrometheusQueries, ExtrasFollowTheSloPercentileAndTheEngine) {
+  codec::MetricsSpec m;
+  m.prefill_selector = R"(job="p")";
+  m.decode_selector = R"(job="d")";
+  m.window_s = 60;
+  EXPECT_TRUE(queries_for(m).ttft_at_percentile.empty()) << "an SLO on the mean needs no quantile";
+  m.ttft_percentile = 90;
+  const Queries q = queries_for(m);
+  EXPECT_EQ(q.ttft_at_percentile, R"(histogram_quantile(0.9, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{job="p"}[60s]))))");
+  EXPECT_EQ(q.prefix_hit_rate, R"(sum(rate(vllm:prefix_cache_hits_total{job="p"}[60s])) / sum(rate(vllm:prefix_cache_queries_total{job="p"}[60s])))");
+  EXPECT_EQ(q.decode_running, R"(sum(vllm:num_requests_running{job="d"}))");
+  EXPECT_EQ(q.input_buckets, R"(sum by (le) (rate(vllm:request_prompt_tokens_bucket{job="p"}[60s])))");
+  m.engine = codec::Engine::Sglang;
+  EXPECT_EQ(queries_for(m).prefix_hit_rate, R"(avg(avg_over_time(sglang:cache_hit_rate{job="p"}[60s])))");
+}
+
 TEST(PrometheusSource, CredentialsReachTheClientAndARotationGetsANewOne) {
   std::vector<std::string> paths;
   std::vector<std::pair<std::string, PrometheusAuth>> made;
@@ -121,7 +155,7 @@ TEST(PrometheusSource, CredentialsReachTheClientAndARotationGetsANewOne) {
   EXPECT_EQ(made[0].first, "https://prom:9090");
   EXPECT_EQ(made[0].second.bearer_token, "token-1");
   EXPECT_EQ(made[0].second.ca_pem, "-----BEGIN CERTIFICATE-----");
-  EXPECT_EQ(paths.size(), 6u);
+  EXPECT_EQ(paths.size(), 9u) << "six quantities, the prefix-cache hit rate, the decode batch, the length buckets";
   EXPECT_EQ(paths[0].rfind("/api/v1/query?query=sum%28rate%28vllm%3Arequest_success_total", 0), 0u) << paths[0];
   source->observe(m, {"token-1", "-----BEGIN CERTIFICATE-----"});
   EXPECT_EQ(made.size(), 1u) << "same credentials: same client";

@@ -237,3 +237,30 @@ TEST(Autoscaler, HistoryIsBoundedAndRestoreClampsTheCalibration) {
 
 }  // namespace
 }  // namespace pdscaler::planner
+
+namespace pdscaler::planner {
+namespace {
+
+TEST(Autoscaler, MeasuredPrefixHitsAndLengthSpreadReachThePlan) {
+  Autoscaler plain(testing::paper_example(), testing::autoscaler_config(60, 15, 0));
+  Autoscaler cached(testing::paper_example(), testing::autoscaler_config(60, 15, 0));
+  LoadSample s = testing::load_at(0, 5e6 / 60 / 6656, 6144, 512);
+  const Recommendation base = plain.step(s, 1, 1);
+  s.prefix_cache_hit_rate = 0.5;  // half the prompt tokens come from the cache
+  const Recommendation r = cached.step(s, 1, 1);
+  EXPECT_DOUBLE_EQ(r.plan.d.prefill_length, 3072);
+  EXPECT_LT(r.prefill, base.prefill);
+  EXPECT_EQ(r.decode, base.decode);
+
+  PlanInput mg1 = testing::paper_example();
+  mg1.prefill.queue_model = QueueModel::MG1;
+  mg1.workload.input_length_stddev = 0;
+  Autoscaler narrow(mg1, testing::autoscaler_config(60, 15, 0)), wide(mg1, testing::autoscaler_config(60, 15, 0));
+  LoadSample n = testing::load_at(0, 5e6 / 60 / 6656, 6144, 512), w = n;
+  n.input_stddev = 0;
+  w.input_stddev = 6144;  // as spread as an exponential: M/M/1's second moment
+  EXPECT_GT(wide.step(w, 1, 1).plan.d.service_second_moment, narrow.step(n, 1, 1).plan.d.service_second_moment);
+}
+
+}  // namespace
+}  // namespace pdscaler::planner

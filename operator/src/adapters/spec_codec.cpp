@@ -570,6 +570,7 @@ tl::expected<PDDeployment, std::vector<FieldError>> decode_pddeployment(std::str
     read_decode(r, spec, out);
     read_scaling(r, spec, out);
     read_metrics(r, spec, out);
+    if (out.metrics) out.metrics->ttft_percentile = out.plan.slo.ttft_percentile;
     const auto& w = out.plan.workload;
     if (r.errors.empty() && out.plan.prefill.queue_model == planner::QueueModel::MG1 &&
         !w.input_length_stddev && w.input_length_distribution.empty())

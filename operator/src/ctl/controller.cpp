@@ -369,6 +369,8 @@ LiveLoad Controller::evaluate_live(const std::string& key, long long generation,
   sample.mean_input = observed->mean_input.value_or(0);
   sample.mean_output = observed->mean_output.value_or(0);
   sample.completed_requests = observed->completions_per_s * m.window_s;
+  sample.input_stddev = observed->input_stddev;
+  sample.prefix_cache_hit_rate = observed->prefix_hit_rate;
   sample.ttft_s = observed->ttft_s;
   sample.tpot_s = observed->tpot_s;
   if (obs.prefill.read && obs.decode.read) {

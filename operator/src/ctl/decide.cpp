@@ -414,6 +414,11 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
       if (l.observed.mean_output) m["meanOutputLength"] = *l.observed.mean_output;
       if (l.observed.ttft_s) m["observedTtftSeconds"] = *l.observed.ttft_s;
       if (l.observed.tpot_s) m["observedTpotSeconds"] = *l.observed.tpot_s;
+      if (l.observed.ttft_at_percentile_s) m["observedTtftAtPercentileSeconds"] = *l.observed.ttft_at_percentile_s;
+      if (l.observed.prefix_hit_rate) m["prefixCacheHitRate"] = *l.observed.prefix_hit_rate;
+      if (l.observed.input_stddev) m["inputLengthStdDev"] = *l.observed.input_stddev;
+      if (l.observed.decode_running && obs.decode.read && obs.decode.ready_replicas > 0)
+        m["observedDecodeBatch"] = *l.observed.decode_running / obs.decode.ready_replicas;
       m["provisionedRequestsPerSecond"] = l.recommendation->provisioned_rate;
       m["forecast"] = l.recommendation->method;
       if (const auto& pn = l.recommendation->predicted_now) {

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -37,6 +39,15 @@ class PrometheusSource final : public MetricsSource {
     o.mean_output = optional(q.output_mean);
     o.ttft_s = optional(q.ttft_mean);
     o.tpot_s = optional(q.tpot_mean);
+    o.ttft_at_percentile_s = optional(q.ttft_at_percentile);
+    o.prefix_hit_rate = optional(q.prefix_hit_rate);
+    if (o.prefix_hit_rate && (*o.prefix_hit_rate < 0 || *o.prefix_hit_rate >= 1)) o.prefix_hit_rate.reset();
+    o.decode_running = optional(q.decode_running);
+    if (!q.input_buckets.empty()) {
+      auto r = c.send(http::Request{"GET", "/api/v1/query?query=" + http::query_escape(q.input_buckets), "", "application/json"});
+      if (r)
+        if (auto b = parse_vector_by(r->status, r->body, "le")) o.input_stddev = histogram_stddev(*b);
+    }
     return o;
   }
 
@@ -74,6 +85,13 @@ Queries preset(const codec::MetricsSpec& m, const std::string& w) {
   auto mean = [&](const std::string& hist, const std::string& sel) {
     return fmt::format("sum(rate({0}_sum{1}[{2}])) / sum(rate({0}_count{1}[{2}]))", hist, sel, w);
   };
+  auto quantile = [&](const std::string& hist, const std::string& sel) -> std::string {
+    if (m.ttft_percentile <= 0) return "";
+    return fmt::format("histogram_quantile({}, sum by (le) (rate({}_bucket{}[{}])))", m.ttft_percentile / 100, hist, sel, w);
+  };
+  auto buckets = [&](const std::string& hist, const std::string& sel) {
+    return fmt::format("sum by (le) (rate({}_bucket{}[{}]))", hist, sel, w);
+  };
   switch (m.engine) {
     case codec::Engine::Sglang:
       return {fmt::format("sum(rate(sglang:num_requests_total{}[{}]))", d, w),
@@ -83,7 +101,11 @@ Queries preset(const codec::MetricsSpec& m, const std::string& w) {
               fmt::format("sum(rate(sglang:prompt_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", p, w),
               fmt::format("sum(rate(sglang:generation_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", d, w),
               mean("sglang:time_to_first_token_seconds", p),
-              mean("sglang:inter_token_latency_seconds", d)};
+              mean("sglang:inter_token_latency_seconds", d),
+              quantile("sglang:time_to_first_token_seconds", p),
+              fmt::format("avg(avg_over_time(sglang:cache_hit_rate{}[{}]))", p, w),
+              fmt::format("sum(sglang:num_running_reqs{})", d),
+              ""};
     case codec::Engine::Dynamo: {
       // Dynamo's frontend sees every request end to end: one selector, the frontend's.
       const std::string f = "{" + m.frontend_selector + "}";
@@ -92,7 +114,11 @@ Queries preset(const codec::MetricsSpec& m, const std::string& w) {
               mean("dynamo_frontend_input_sequence_tokens", f),
               mean("dynamo_frontend_output_sequence_tokens", f),
               mean("dynamo_frontend_time_to_first_token_seconds", f),
-              mean("dynamo_frontend_inter_token_latency_seconds", f)};
+              mean("dynamo_frontend_inter_token_latency_seconds", f),
+              quantile("dynamo_frontend_time_to_first_token_seconds", f),
+              "",
+              "",
+              buckets("dynamo_frontend_input_sequence_tokens", f)};
     }
     case codec::Engine::Custom:
       return {};  // everything comes from spec.metrics.queries
@@ -106,7 +132,11 @@ Queries preset(const codec::MetricsSpec& m, const std::string& w) {
           mean("vllm:request_prompt_tokens", p),
           mean("vllm:request_generation_tokens", d),
           mean("vllm:time_to_first_token_seconds", p),
-          mean("vllm:request_time_per_output_token_seconds", d)};
+          mean("vllm:request_time_per_output_token_seconds", d),
+          quantile("vllm:time_to_first_token_seconds", p),
+          fmt::format("sum(rate(vllm:prefix_cache_hits_total{0}[{1}])) / sum(rate(vllm:prefix_cache_queries_total{0}[{1}]))", p, w),
+          fmt::format("sum(vllm:num_requests_running{})", d),
+          buckets("vllm:request_prompt_tokens", p)};
 }
 }  // namespace
 
@@ -162,6 +192,53 @@ tl::expected<double, std::string> parse_instant_value(int http_status, const std
     return tl::unexpected(std::string("no data (is the selector right, and are the engines scraped?)"));
   if (result.size() > 1) return tl::unexpected(fmt::format("{} series where one was expected", result.size()));
   return sample_value(result[0]["value"]);
+}
+
+tl::expected<std::vector<std::pair<double, double>>, std::string> parse_vector_by(int http_status, const std::string& body,
+                                                                                  const std::string& label) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || j.value("status", "") != "success")
+    return tl::unexpected(fmt::format("HTTP {}: not a successful Prometheus answer", http_status));
+  const auto& result = j["data"].value("result", nlohmann::json::array());
+  if (!result.is_array() || result.empty()) return tl::unexpected(std::string("no data"));
+  std::vector<std::pair<double, double>> out;
+  for (const auto& series : result) {
+    const std::string key = series.value("metric", nlohmann::json::object()).value(label, "");
+    double x = 0;
+    try {
+      x = key == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(key);
+    } catch (const std::exception&) {
+      return tl::unexpected("series without a numeric " + label);
+    }
+    const nlohmann::json& v = series.value("value", nlohmann::json());
+    if (!v.is_array() || v.size() != 2 || !v[1].is_string()) return tl::unexpected(std::string("bad sample"));
+    double y = 0;
+    try {
+      y = std::stod(v[1].get<std::string>());
+    } catch (const std::exception&) {
+      return tl::unexpected(std::string("bad sample"));
+    }
+    if (!std::isfinite(y)) return tl::unexpected("value is not finite at " + label + "=" + key);
+    out.emplace_back(x, y);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<double> histogram_stddev(const std::vector<std::pair<double, double>>& cumulative) {
+  double total = 0, sum = 0, sum_sq = 0, prev_bound = 0, prev_count = 0, last_finite = 0;
+  for (const auto& [bound, count] : cumulative) {
+    const double in_bucket = std::max(0.0, count - prev_count);
+    const double at = std::isfinite(bound) ? 0.5 * (prev_bound + bound) : last_finite;
+    total += in_bucket;
+    sum += in_bucket * at;
+    sum_sq += in_bucket * at * at;
+    if (std::isfinite(bound)) last_finite = prev_bound = bound;
+    prev_count = std::max(prev_count, count);
+  }
+  if (total <= 0) return std::nullopt;
+  const double mean = sum / total;
+  return std::sqrt(std::max(0.0, sum_sq / total - mean * mean));
 }
 
 std::unique_ptr<MetricsSource> make_prometheus_source(HttpFactory make_http) {

@@ -85,6 +85,7 @@ struct MetricsSpec {
   double evaluation_interval_s = 15;
   double startup_s = 60;            // how far ahead to provision: pod start-up time
   double scale_down_window_s = 300;
+  double ttft_percentile = 0;       // from spec.slo: the observed TTFT is also read at it
 };
 
 struct PDDeployment {

@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -23,6 +25,10 @@ struct ObservedLoad {
   std::optional<double> mean_output;
   std::optional<double> ttft_s;       // mean over the window
   std::optional<double> tpot_s;
+  std::optional<double> ttft_at_percentile_s;  // at the SLO's percentile (histogram_quantile)
+  std::optional<double> prefix_hit_rate;       // share of prompt tokens served from cache
+  std::optional<double> decode_running;        // requests decoding, whole pool
+  std::optional<double> input_stddev;          // from the prompt-length histogram's buckets
 };
 
 // Credentials for Prometheus, read from the Secrets spec.metrics.prometheus names.
@@ -41,8 +47,21 @@ class MetricsSource {
 // The PromQL for each quantity (exposed for tests and docs).
 struct Queries {
   std::string completions, in_flight_growth, input_mean, output_mean, ttft_mean, tpot_mean;
+  // Optional extras ("" = not available for this engine).
+  std::string ttft_at_percentile, prefix_hit_rate, decode_running;
+  std::string input_buckets;  // one series per `le`: the prompt-length histogram's bucket rates
 };
 Queries queries_for(const codec::MetricsSpec& m);
+
+// The standard deviation of a histogram given as cumulative counts per upper bound (`le`, +Inf
+// last), each bucket's mass at its midpoint (the first bucket's at half its bound, +Inf's at the
+// last finite bound); nullopt with no mass.
+std::optional<double> histogram_stddev(const std::vector<std::pair<double, double>>& cumulative);
+
+// Parses a /api/v1/query answer holding one series per value of `label` into (label value as a
+// number, sample value), sorted by the label; "+Inf" reads as infinity.
+tl::expected<std::vector<std::pair<double, double>>, std::string> parse_vector_by(int http_status, const std::string& body,
+                                                                                  const std::string& label);
 
 // Parses a /api/v1/query answer holding one scalar-valued vector sample.
 tl::expected<double, std::string> parse_instant_value(int http_status, const std::string& body);

@@ -114,6 +114,7 @@ struct LoadSample {
   double mean_input = 0;
   double mean_output = 0;
   std::optional<double> input_stddev;
+  std::optional<double> prefix_cache_hit_rate;  // where the engine reports it
   // For calibration (absent: the window is not used).
   double completed_requests = 0;
   std::optional<double> ttft_s;
@@ -178,6 +179,7 @@ class Autoscaler {
   Calibrator calibrator_;
   std::deque<HistoryPoint> history_;
   double mean_in_ = 0, mean_out_ = 0, sd_in_ = 0;
+  std::optional<double> prefix_hit_;
   bool have_lengths_ = false;
 };
 
