@@ -4,8 +4,9 @@
 # plane (built once from Debian's source and cached: about 5 minutes the first time) with fake
 # 8-GPU nodes, the operator, Debian's Prometheus, and an emulator serving vLLM-shaped metrics for
 # the fleet the cluster runs while it replays the arrival-rate shape of the Azure conversation
-# trace. Prints a line every 5 s: measured load, plan, ready/desired replicas per role, predicted
-# and observed TTFT/TPOT; then a summary. Ctrl-C stops everything; all processes are stopped on exit.
+# trace. Prints a line every 5 s: measured load, plan, ready/desired replicas per role, the
+# calibrated model's TTFT/TPOT for the running fleet beside the observed ones, and the calibration
+# factors; then a summary. Ctrl-C stops everything; all processes are stopped on exit.
 #   ./scripts/demo.sh              # all of it
 #   ./scripts/demo.sh --plan-only  # just the two plans
 set -euo pipefail
@@ -26,10 +27,10 @@ export PDSCALER_BUILD_DIR=$PWD/build
 # scraping vLLM-shaped metrics of the fleet the cluster runs (tests/cluster/vllm_emulator.py).
 source tests/integration/lib.sh
 trace=${PDSCALER_TRACE:-$ROOT/../shared/data/traces/azure2023_conv.csv}
-cluster_up 16 8
+cluster_up 16 8 10  # an emulated cold start: pods are Ready 10 s after binding
 operator_up a
-gpu_deployment dsv31-prefill 8
-gpu_deployment dsv31-decode 8
+gpu_deployment dsv31-prefill 8 3  # a running fleet, about right for the trace's mean load
+gpu_deployment dsv31-decode 8 4
 if [ -f "$trace" ]; then
   echo "load: the arrival-rate shape of $(basename "$trace") (Azure LLM inference trace 2023, CC-BY-4.0),"
   echo "      20x faster (one trace minute every 3 s), rescaled to a mean of 4 M tokens/min at 6144/512 tokens"
@@ -43,18 +44,20 @@ fi
 prometheus_up
 apply_live_sample
 echo
-printf '%-9s %-13s %-6s %-9s %-9s %-21s %-21s\n' TIME MEASURED PLAN PREFILL DECODE "TTFT pred / observed" "TPOT pred / observed"
+printf '%-9s %-13s %-6s %-8s %-8s %-21s %-21s %s\n' TIME MEASURED PLAN PREFILL DECODE "TTFT pred / observed" "TPOT pred / observed" "CALIBRATION P/D"
 line() {
   k get pdd deepseek-v31 -o json | jq -r '.status as $s | [
       $s.metrics.requestsPerSecond // 0, $s.plan // "-",
       "\($s.prefill.readyReplicas // 0)/\($s.prefill.desiredReplicas // 0)", "\($s.decode.readyReplicas // 0)/\($s.decode.desiredReplicas // 0)",
-      ($s.lastDecision.explanation.predictedTtftMean // 0), ($s.metrics.observedTtftSeconds // 0),
-      ($s.lastDecision.explanation.predictedTpot // 0), ($s.metrics.observedTpotSeconds // 0)] | @tsv' |
-    while IFS=$'\t' read -r rps plan p d tp to dp do_; do
-      printf '%-9s %-13s %-6s %-9s %-9s %-21s %-21s\n' "$(date +%H:%M:%S)" \
+      ($s.metrics.predictedTtftSeconds // 0), ($s.metrics.observedTtftSeconds // 0),
+      ($s.metrics.predictedTpotSeconds // 0), ($s.metrics.observedTpotSeconds // 0),
+      ($s.metrics.calibration.prefillThroughputFactor // 1), ($s.metrics.calibration.decodeTpotFactor // 1)] | @tsv' |
+    while IFS=$'\t' read -r rps plan p d tp to dp do_ cp cd; do
+      printf '%-9s %-13s %-6s %-8s %-8s %-21s %-21s %s\n' "$(date +%H:%M:%S)" \
         "$(awk -v r="$rps" 'BEGIN{printf "%.2fM tok/min", r*6656*60/1e6}')" "$plan" "$p" "$d" \
         "$(awk -v a="$tp" -v b="$to" 'BEGIN{printf "%.2f s / %.2f s", a, b}')" \
-        "$(awk -v a="$dp" -v b="$do_" 'BEGIN{printf "%.1f ms / %.1f ms", a*1000, b*1000}')"
+        "$(awk -v a="$dp" -v b="$do_" 'BEGIN{printf "%.1f ms / %.1f ms", a*1000, b*1000}')" \
+        "$(awk -v a="$cp" -v b="$cd" 'BEGIN{printf "x%.2f / x%.2f", a, b}')"
     done
 }
 end=$(( $(date +%s) + duration ))
@@ -67,6 +70,7 @@ k get pdd
 echo
 rescales=$(k get events --field-selector reason=SuccessfulRescale -o name | wc -l | tr -d ' ')
 echo "summary: $rescales rescales in ${duration} s; $(k get events --field-selector reason=FailedGetMetrics -o name | wc -l | tr -d ' ') metrics failures"
+k get pdd deepseek-v31 -o json | jq -r '.status.metrics | "calibration: prefill throughput x\(.calibration.prefillThroughputFactor), decode TPOT x\(.calibration.decodeTpotFactor) from \(.calibration.windowsUsed) windows; look-ahead \(.startupSeconds) s (\(.startupSource))"'
 k get events --field-selector involvedObject.kind=PDDeployment --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -6
 echo
 echo "== stopping Prometheus, the emulator, the operator and the control plane"

@@ -103,6 +103,12 @@ void Calibrator::observe(const PlanInput& at_load, const CalibrationWindow& w) {
               " requests in the window, fewer than " + std::to_string(static_cast<long long>(c_.min_requests));
     return;
   }
+  const double completions_per_s = w.completed_requests / c_.window_s;
+  if (std::abs(w.requests_per_s - completions_per_s) > c_.max_imbalance * std::max(w.requests_per_s, completions_per_s)) {
+    s_.last = "skipped: requests in flight were " + std::string(w.requests_per_s > completions_per_s ? "growing" : "draining") +
+              " (a backlog is not the steady state the model predicts)";
+    return;
+  }
   if (!w.ttft_s && !w.tpot_s) {
     s_.last = "skipped: no TTFT or TPOT observed";
     return;
@@ -193,7 +199,8 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     if (prefix_hit_) measured.workload.prefix_cache_hit_rate = std::clamp(*prefix_hit_, 0.0, 0.99);
   }
   if (s.prefill_ready >= 0 && s.decode_ready >= 0) {
-    calibrator_.observe(measured, {s.t_s, s.completed_requests, s.ttft_s, s.tpot_s, s.prefill_ready, s.decode_ready});
+    calibrator_.observe(measured, {s.t_s, s.requests_per_s, s.completed_requests, s.ttft_s, s.tpot_s, s.prefill_ready,
+                                   s.decode_ready});
     if (s.prefill_ready > 0 && s.decode_ready > 0 && s.requests_per_s > 0) {
       const PlanInput now = calibrator_.apply(measured);
       out.predicted_now = predict(now, plan(now).d, s.prefill_ready, s.decode_ready);

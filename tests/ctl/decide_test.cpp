@@ -269,12 +269,18 @@ TEST_F(Decide, LiveLoadDrivesTheCounts) {
   EXPECT_EQ(cond(r.status, "MetricsAvailable"), "Queried");
 }
 
+// What the controller reports after `failures` failed evaluations in a row.
+LiveLoad failing(int failures) {
+  LiveLoad l;
+  l.error = "Prometheus unreachable: connection refused";
+  l.failures = failures;
+  return l;
+}
+
 TEST_F(Decide, MissingMetricsHoldTheReplicasAndSaySoOnce) {
   step(obs(1, 1));
   Observation o = obs(6, 3);
-  o.live = LiveLoad{};
-  o.live->error = "Prometheus unreachable: connection refused";
-  o.live->failures = 1;
+  o.live = failing(1);
   Intent i = intend(o);
   EXPECT_FALSE(i.prefill.write);  // held at 6 and 3, not the declared 4P4D
   EXPECT_FALSE(i.decode.write);
@@ -311,9 +317,7 @@ TEST_F(Decide, FallbackReplicasAfterNFailedEvaluationsNeverBelowCurrent) {
   text = with_metrics(text, ", fallback: {afterFailures: 3, prefillReplicas: 6, decodeReplicas: 2}");
   step(obs(1, 1));
   Observation o = obs(4, 4);
-  o.live = LiveLoad{};
-  o.live->error = "Prometheus unreachable: connection refused";
-  o.live->failures = 2;
+  o.live = failing(2);
   Intent i = intend(o);
   EXPECT_FALSE(i.prefill.write) << "two failures: still holding";
   o.live->failures = 3;

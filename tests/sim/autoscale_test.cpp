@@ -113,7 +113,8 @@ Prediction true_fleet(double prefill_speed, double tpot_scale, int p, int d) {
   return predict(in, plan(in).d, p, d);
 }
 
-LoadSample window_at(double t, const Prediction& seen, int p, int d, double completed = 500) {
+// A window as long as the calibrator's (30 s) in which completions kept up with arrivals.
+LoadSample window_at(double t, const Prediction& seen, int p, int d, double completed = kRate * 30) {
   LoadSample s = testing::load_at(t, kRate, 6144, 512);
   s.completed_requests = completed;
   s.ttft_s = seen.ttft_mean_s;
@@ -184,6 +185,10 @@ TEST(Calibrator, IgnoresThinWindowsAndWindowsWhileTheFleetChanged) {
   for (int i = 10; i < 20; ++i) r = a.step(window_at(i * 15.0, seen, 4 + i % 2, 4), 5, 4);
   EXPECT_EQ(r.calibration.prefill_throughput, 1);
   EXPECT_EQ(r.calibration.last, "skipped: the fleet changed size within the window");
+  // A backlog draining after a scale-up: completions outrun arrivals by 30%.
+  for (int i = 20; i < 30; ++i) r = a.step(window_at(i * 15.0, seen, 5, 4, kRate * 30 * 1.3), 5, 4);
+  EXPECT_EQ(r.calibration.prefill_throughput, 1);
+  EXPECT_EQ(r.calibration.last.rfind("skipped: requests in flight were draining", 0), 0u) << r.calibration.last;
 }
 
 TEST(Calibrator, OffLeavesTheProfilesAlone) {

@@ -69,6 +69,8 @@ struct CalibrationConfig {
   double min_requests = 100;     // a window with fewer completed requests is not evidence
   double weight = 0.3;           // of one window, in log space
   double window_s = 60;          // the measurement window: the fleet must be steady over it
+  double max_imbalance = 0.1;    // arrivals and completions may differ by this share (no backlog
+                                 // building up or draining, e.g. after a scale-up)
 };
 
 struct CalibrationState {
@@ -81,6 +83,7 @@ struct CalibrationState {
 // One measurement window as the calibrator sees it.
 struct CalibrationWindow {
   double t_s = 0;
+  double requests_per_s = 0;      // arrivals
   double completed_requests = 0;  // in the window
   std::optional<double> ttft_s;   // observed means
   std::optional<double> tpot_s;
