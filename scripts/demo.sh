@@ -31,6 +31,8 @@ cluster_up 16 8 10  # an emulated cold start: pods are Ready 10 s after binding
 operator_up a
 gpu_deployment dsv31-prefill 8 3  # a running fleet, about right for the trace's mean load
 gpu_deployment dsv31-decode 8 4
+fleet_ready() { [ "$(ready_of dsv31-prefill)" == 3 ] && [ "$(ready_of dsv31-decode)" == 4 ]; }
+wait_for 90 "the running 3P4D fleet ready" fleet_ready
 if [ -f "$trace" ]; then
   echo "load: the arrival-rate shape of $(basename "$trace") (Azure LLM inference trace 2023, CC-BY-4.0),"
   echo "      20x faster (one trace minute every 3 s), rescaled to a mean of 4 M tokens/min at 6144/512 tokens"
