@@ -6,7 +6,9 @@
 namespace pdscaler::planner {
 
 void Forecaster::observe(double t_s, double value) {
-  if (n_ == 0) {
+  if (n_ == 0 || t_s - last_t_ > kMaxGap) {
+    // The first point, or the first after a long gap (metrics down, operator away): a trend
+    // projected across the gap would be a guess, so start again from the level.
     level_ = value;
     trend_ = 0;
   } else {
@@ -146,9 +148,11 @@ void Autoscaler::hold(double t_s, int current_prefill, int current_decode) {
 }
 
 void Autoscaler::record(const HistoryPoint& p) {
+  // Enough to cover the scale-down window and to warm the forecaster up again (its trend and
+  // error spread need more than a handful of points), and no more.
+  const double keep_s = std::max(cfg_.stabilizer.scale_down_window_s, kHistory * cfg_.interval_s);
   history_.push_back(p);
-  while (history_.size() > kHistory ||
-         (!history_.empty() && history_.front().t_s < p.t_s - cfg_.stabilizer.scale_down_window_s))
+  while (history_.size() > kHistory || (!history_.empty() && history_.front().t_s < p.t_s - keep_s))
     history_.pop_front();
 }
 

@@ -75,10 +75,18 @@ log "ok: still $before 20 s after the metrics came back"
 
 log "restarting the operator: the load history and the calibration come back from status"
 history=$(k get pdd deepseek-v31 -o jsonpath='{.status.metrics.history}' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+windows=$(m calibration.windowsUsed)
+last=$(m lastEvaluation)
 stop_pid "$PID_operator_a"
 operator_up b
 wait_for 30 "history restored" grep -q "restored [0-9]* evaluations and the calibration from status" "$WORK/operator-b.log"
 log "$(grep -o 'restored [0-9]* evaluations and the calibration from status' "$WORK/operator-b.log") (status held $history)"
-sleep 15
-assert_eq "$before" "$(fleet)" "replicas held across the restart"
+evaluated_again() { [ "$(m lastEvaluation)" != "$last" ] && [ -n "$(m calibration.windowsUsed)" ]; }
+wait_for 30 "the new operator's first evaluation" evaluated_again
+[ "$(m calibration.windowsUsed)" -ge "$windows" ] || fail "calibration windows went from $windows to $(m calibration.windowsUsed)"
+sleep 10
+p_before=${before%%P*}; d_before=${before#*P}; d_before=${d_before%D}
+[ "$(replicas_of dsv31-prefill)" -ge "$p_before" ] && [ "$(replicas_of dsv31-decode)" -ge "$d_before" ] \
+  || fail "scaled down from $before to $(fleet) right after the restart, inside the restored window"
+log "ok: $(fleet) 10 s after the restart (was $before), calibration windows $windows -> $(m calibration.windowsUsed)"
 log "PASS"

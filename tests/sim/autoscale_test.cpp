@@ -69,6 +69,14 @@ TEST(Autoscaler, IdleWindowsDoNotEraseTheLengths) {
 namespace pdscaler::planner {
 namespace {
 
+TEST(Forecaster, ALongGapRestartsTheTrendInsteadOfProjectingItAcross) {
+  Forecaster f;
+  for (int i = 0; i <= 20; ++i) f.observe(i * 15.0, 10 + i * 1.5);  // rising 0.1 req/s per second
+  f.observe(300 + 3600, 12);  // an hour later
+  EXPECT_NEAR(f.forecast(0, 0), 12, 1e-9);
+  EXPECT_NEAR(f.forecast(600, 0), 12, 1e-9) << "no trend carried over the gap";
+}
+
 TEST(Forecaster, ALevelShiftDoesNotInflateTheMarginBeyondTheCap) {
   Forecaster f;
   for (int i = 0; i < 10; ++i) f.observe(i * 5.0, 5);

@@ -27,6 +27,7 @@ class Forecaster {
   // quantile's margin at most kMaxMargin of the current level.
   double forecast(double horizon_s, double z) const;
   static constexpr double kMaxMargin = 0.25;
+  static constexpr double kMaxGap = 300;  // seconds between points beyond which the trend restarts
   bool ready() const { return n_ >= 1; }
 
  private:
@@ -165,7 +166,8 @@ class Autoscaler {
   // scale-down needs a full window of good measurements after the data comes back.
   void hold(double t_s, int current_prefill, int current_decode);
 
-  // The newest evaluations (at most kHistory, none older than the scale-down window), to save.
+  // The newest evaluations (at most kHistory, none older than the longer of the scale-down window
+  // and kHistory intervals), to save.
   const std::deque<HistoryPoint>& history() const { return history_; }
   static constexpr std::size_t kHistory = 40;
   // Replays saved evaluations into the forecaster and the stabilisers, and the saved calibration,
