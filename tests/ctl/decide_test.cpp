@@ -461,6 +461,8 @@ TEST_F(Capacity, PodsStuckPastTheTimeoutLimitThePlanToTheSchedulableGpus) {
   EXPECT_NE(cond(r2.status, "CapacityLimited", "message").find("0 prefill and 2 decode pods unschedulable for over 1m"),
             std::string::npos);
   EXPECT_TRUE(has_event(r2, "CapacityLimited"));
+  EXPECT_EQ(cond(r2.status, "ScalingLimited", "message").rfind("the 48 schedulable GPUs (CapacityLimited) binds", 0), 0u)
+      << cond(r2.status, "ScalingLimited", "message");
   EXPECT_EQ(r2.status["capacity"]["gpus"], 48);
   EXPECT_EQ(r2.status["capacity"]["wantedGpus"], 64);
   const YAML::Node crd = YAML::LoadFile(std::string(PDSCALER_SOURCE_DIR) + "/crds/pdscaler.io_pddeployments.yaml");

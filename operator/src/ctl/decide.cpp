@@ -579,7 +579,11 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
     cond("ScalingLimited", false, "WithinLimits", "the SLO model alone sets the counts");
   } else {
     std::vector<std::string> fields;
-    for (auto c : p.limits) fields.push_back(planner::constraint_field(c));
+    const bool capacity_binds = intent.capacity && intent.unconstrained_gpus > intent.capacity->gpus;
+    for (auto c : p.limits)
+      fields.push_back(capacity_binds && c == planner::Constraint::MaxTotalGpus
+                           ? fmt::format("the {} schedulable GPUs (CapacityLimited)", intent.capacity->gpus)
+                           : planner::constraint_field(c));
     planner::Constraint main = p.limits.back();
     cond("ScalingLimited", true, limit_reason(main),
          fmt::format("{} binds: the model needs {:.3f} prefill and {:.3f} decode replicas; plan {} {}",
