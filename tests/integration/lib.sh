@@ -238,8 +238,16 @@ status_field() { k get pdd "$1" -n "${3:-default}" -o jsonpath="$2"; }
 condition() {  # condition PDD TYPE -> "status/reason"
   k get pdd "$1" -n "${3:-default}" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].status}/{.status.conditions[?(@.type==\"$2\")].reason}"
 }
+# Events by reason, read from the core/v1 API directly (not through kubectl's resource mapping,
+# where "events" may also name events.k8s.io, which has no reason field selector).
+events_json() {  # events_json REASON [NAMESPACE]
+  api GET "/api/v1/namespaces/${2:-default}/events?fieldSelector=reason%3D$1"
+}
 has_event() {  # has_event REASON [NAMESPACE]
-  k get events -n "${2:-default}" --field-selector "reason=$1" -o name | grep -q .
+  events_json "$@" | jq -e '.items | length > 0' >/dev/null
+}
+event_messages() {  # event_messages REASON [NAMESPACE]: one message a line
+  events_json "$@" | jq -r '.items[].message'
 }
 replicas_are() { [ "$(replicas_of "$1" "${3:-default}")" == "$2" ]; }
 condition_is() { [ "$(condition "$1" "$2" "${4:-default}")" == "$3" ]; }

@@ -8,7 +8,7 @@ k scale deployment dsv31-prefill --replicas=6 >/dev/null
 wait_for 30 "ExternalOverride event" has_event ExternalOverride
 wait_for 30 "reasserted to 4" replicas_are dsv31-prefill 4
 assert_eq True/Reasserted "$(condition deepseek-v31 ExternalOverride)" "ExternalOverride condition"
-k get events --field-selector reason=ExternalOverride -o jsonpath='{.items[0].message}' | grep -q "set to 6 by someone else (pdscaler had set 4); reasserting 4" \
+event_messages ExternalOverride | grep -q "set to 6 by someone else (pdscaler had set 4); reasserting 4" \
   || fail "ExternalOverride message"
 
 log "switching to onOverride: Yield"

@@ -19,8 +19,11 @@ row=$(k get pdd deepseek-v31 --no-headers | awk '{print $1, $2, $3, $4, $5, $6}'
 assert_eq "deepseek-v31 Auto 4/4 4/4 4P4D True" "$row" "kubectl get pdd columns"
 header=$(k get pdd | head -1 | awk '{print $1, $2, $3, $4, $5, $6, $7}')
 assert_eq "NAME MODE PREFILL DECODE PLAN READY AGE" "$header" "printer column names"
-assert_eq 2 "$(k get events --field-selector reason=SuccessfulRescale -o name | wc -l | tr -d ' ')" "SuccessfulRescale events"
-k get events --field-selector reason=SuccessfulRescale -o jsonpath='{.items[*].message}' | grep -q "scaled prefill Deployment/dsv31-prefill from 1 to 4 (plan 4P4D)" \
+rescale_events() { events_json SuccessfulRescale | jq '.items | length'; }
+two_rescales() { [ "$(rescale_events)" -ge 2 ]; }
+wait_for 30 "SuccessfulRescale events" two_rescales
+assert_eq 2 "$(rescale_events)" "SuccessfulRescale events"
+event_messages SuccessfulRescale | grep -q "scaled prefill Deployment/dsv31-prefill from 1 to 4 (plan 4P4D)" \
   || fail "SuccessfulRescale message"
 
 # The operator's own metrics.
