@@ -37,8 +37,7 @@ int Stabilizer::apply(double t_s, int recommended, double exact, int current) {
   // A need within the dead band of the next count down is not a reason to scale down.
   int rec = recommended;
   if (rec < current && current > 0 && exact > (current - 1) * (1 - c_.dead_band)) rec = current;
-  history_.emplace_back(t_s, rec);
-  while (!history_.empty() && history_.front().first < t_s - c_.scale_down_window_s) history_.pop_front();
+  remember(t_s, rec);
   if (rec > current) {
     if (c_.max_step_up > 0) return std::min(rec, current + c_.max_step_up);
     return rec;

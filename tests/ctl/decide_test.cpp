@@ -411,7 +411,6 @@ TEST(Pods, SummaryCountsScheduledStuckAndStartUpTimes) {
       kNow);
   EXPECT_TRUE(s.read);
   EXPECT_EQ(s.scheduled, 4);
-  EXPECT_EQ(s.unschedulable, 1);
   ASSERT_EQ(s.unschedulable_for_s.size(), 1u);
   EXPECT_EQ(s.unschedulable_for_s[0], 89);
   EXPECT_EQ(s.unschedulable_message, "0/6 nodes are available: 6 Insufficient nvidia.com/gpu.");
@@ -432,7 +431,6 @@ class Capacity : public Decide {
     for (auto [t, fit, want] : {std::tuple{&o.prefill, fit_p, p}, std::tuple{&o.decode, fit_d, d}}) {
       t->pods.read = true;
       t->pods.scheduled = fit;
-      t->pods.unschedulable = want - fit;
       t->pods.unschedulable_for_s.assign(want - fit, stuck_s);
       t->pods.unschedulable_message = "0/6 nodes are available: 6 Insufficient nvidia.com/gpu.";
     }

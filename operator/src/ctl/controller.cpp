@@ -287,8 +287,7 @@ void Controller::reconcile(const std::string& key) {
       for (double age : t->unschedulable_for_s)
         if (age < obs.spec->pending_timeout_s) soonest(obs.spec->pending_timeout_s - age);
     if (intent.capacity)
-      if (const auto since = kube::parse_time(intent.capacity->since))
-        soonest(obs.spec->capacity_retry_s - std::chrono::duration<double>(obs.now - *since).count());
+      soonest(obs.spec->capacity_retry_s - std::chrono::duration<double>(obs.now - intent.capacity->since).count());
     if (next_s)
       queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(std::max(1.0, *next_s + 0.5) * 1000)));
   }

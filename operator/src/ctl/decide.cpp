@@ -182,7 +182,6 @@ PodSummary summarize_pods(const std::vector<json>& pods, std::chrono::system_clo
     }
     const json* sc = pod_condition(status, "PodScheduled");
     if (sc && sc->value("status", "") == "False" && sc->value("reason", "") == "Unschedulable") {
-      ++s.unschedulable;
       auto since = kube::parse_time(sc->value("lastTransitionTime", ""));
       if (!since) since = created;
       s.unschedulable_for_s.push_back(since ? std::max(0.0, seconds_between(*since, now)) : 0.0);
@@ -260,8 +259,9 @@ std::optional<CapacityLimit> old_capacity(const Observation& obs) {
   const json& st = old_status(obs);
   if (!st.contains("capacity") || !st["capacity"].is_object()) return std::nullopt;
   const json& c = st["capacity"];
-  if (!c.contains("gpus") || !c["gpus"].is_number_integer() || !kube::parse_time(c.value("since", ""))) return std::nullopt;
-  return CapacityLimit{c["gpus"].get<int>(), c.value("since", ""), c.value("message", ""), c.value("wantedGpus", 0)};
+  const auto since = kube::parse_time(c.value("since", ""));
+  if (!c.contains("gpus") || !c["gpus"].is_number_integer() || !since) return std::nullopt;
+  return CapacityLimit{c["gpus"].get<int>(), *since, c.value("message", ""), c.value("wantedGpus", 0)};
 }
 
 // Pods Pending for lack of GPUs longer than spec.scaling.pendingTimeout: plan within the GPUs that
@@ -272,19 +272,19 @@ void apply_capacity(const Observation& obs, Intent& in) {
   const int gp = d.plan.prefill.gpus_per_replica, gd = d.plan.decode.gpus_per_replica;
   in.unconstrained_gpus = in.plan->prefill.replicas * gp + in.plan->decode.replicas * gd;
   std::optional<CapacityLimit> rec = old_capacity(obs);
-  if (rec && seconds_between(*kube::parse_time(rec->since), obs.now) >= d.capacity_retry_s) rec.reset();
+  if (rec && seconds_between(rec->since, obs.now) >= d.capacity_retry_s) rec.reset();
 
   const PodSummary &pp = obs.prefill.pods, &dp = obs.decode.pods;
   if (pp.read && dp.read) {
     // Stuck pods are new evidence unless they were already stuck when the limit was recorded
     // (those are on their way out as the workloads shrink to the limit).
-    const double record_age = rec ? seconds_between(*kube::parse_time(rec->since), obs.now) : 1e18;
+    const double record_age = rec ? seconds_between(rec->since, obs.now) : 1e18;
     int stuck_p = 0, stuck_d = 0;
     for (double a : pp.unschedulable_for_s) stuck_p += a >= d.pending_timeout_s && a < record_age;
     for (double a : dp.unschedulable_for_s) stuck_d += a >= d.pending_timeout_s && a < record_age;
     if (stuck_p + stuck_d > 0) {
       const std::string why = pp.unschedulable_message.empty() ? dp.unschedulable_message : pp.unschedulable_message;
-      rec = CapacityLimit{pp.scheduled * gp + dp.scheduled * gd, kube::format_time(obs.now),
+      rec = CapacityLimit{pp.scheduled * gp + dp.scheduled * gd, obs.now,
                           fmt::format("{} prefill and {} decode pods unschedulable for over {}{}", stuck_p, stuck_d,
                                       codec::format_duration(d.pending_timeout_s), why.empty() ? "" : " (" + why + ")"),
                           in.unconstrained_gpus};
@@ -554,9 +554,10 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
   // CapacityLimited: pods the cluster could not place.
   if (intent.capacity) {
     const CapacityLimit& c = *intent.capacity;
-    st["capacity"] = {{"gpus", c.gpus}, {"since", c.since}, {"message", c.message}, {"wantedGpus", c.wanted_gpus}};
-    const auto since = kube::parse_time(c.since);
-    const std::string retry = since ? kube::format_time(*since + std::chrono::seconds(static_cast<long long>(d.capacity_retry_s))) : "";
+    const std::string since = kube::format_time(c.since);
+    st["capacity"] = {{"gpus", c.gpus}, {"since", since}, {"message", c.message}, {"wantedGpus", c.wanted_gpus}};
+    const std::string retry =
+        kube::format_time(c.since + std::chrono::seconds(static_cast<long long>(d.capacity_retry_s)));
     if (intent.unconstrained_gpus > c.gpus) {
       const std::string msg = fmt::format("{}; planning within the {} GPUs that were schedulable: plan {} ({} GPUs) "
                                           "instead of {} GPUs; the full plan is tried again at {}",
@@ -565,7 +566,7 @@ Report report(const Observation& obs, const Intent& intent, const WriteOutcome& 
       cond("CapacityLimited", true, "InsufficientGpus", msg);
     } else {
       cond("CapacityLimited", false, "WithinCapacity",
-           fmt::format("the plan's {} GPUs fit the {} found schedulable at {}", intent.unconstrained_gpus, c.gpus, c.since));
+           fmt::format("the plan's {} GPUs fit the {} found schedulable at {}", intent.unconstrained_gpus, c.gpus, since));
     }
   } else if (obs.prefill.pods.read && obs.decode.pods.read) {
     cond("CapacityLimited", false, "WithinCapacity", "no pod of either role is waiting for GPUs");

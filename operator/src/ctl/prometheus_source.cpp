@@ -43,11 +43,9 @@ class PrometheusSource final : public MetricsSource {
     o.prefix_hit_rate = optional(q.prefix_hit_rate);
     if (o.prefix_hit_rate && (*o.prefix_hit_rate < 0 || *o.prefix_hit_rate >= 1)) o.prefix_hit_rate.reset();
     o.decode_running = optional(q.decode_running);
-    if (!q.input_buckets.empty()) {
-      auto r = c.send(http::Request{"GET", "/api/v1/query?query=" + http::query_escape(q.input_buckets), "", "application/json"});
-      if (r)
+    if (!q.input_buckets.empty())
+      if (auto r = ask(c, q.input_buckets))
         if (auto b = parse_vector_by(r->status, r->body, "le")) o.input_stddev = histogram_stddev(*b);
-    }
     return o;
   }
 
@@ -60,10 +58,15 @@ class PrometheusSource final : public MetricsSource {
     return *c;
   }
 
-  static tl::expected<double, std::string> query(http::Client& c, const std::string& expr) {
+  // An instant query; the answer as Prometheus gave it, or why there was none.
+  static tl::expected<http::Response, std::string> ask(http::Client& c, const std::string& expr) {
     auto r = c.send(http::Request{"GET", "/api/v1/query?query=" + http::query_escape(expr), "", "application/json"});
     if (!r) return tl::unexpected("Prometheus unreachable: " + r.error().message);
-    return parse_instant_value(r->status, r->body);
+    return *r;
+  }
+
+  static tl::expected<double, std::string> query(http::Client& c, const std::string& expr) {
+    return ask(c, expr).and_then([](const http::Response& r) { return parse_instant_value(r.status, r.body); });
   }
 
   HttpFactory make_http_;
@@ -210,16 +213,9 @@ tl::expected<std::vector<std::pair<double, double>>, std::string> parse_vector_b
     } catch (const std::exception&) {
       return tl::unexpected("series without a numeric " + label);
     }
-    const nlohmann::json& v = series.value("value", nlohmann::json());
-    if (!v.is_array() || v.size() != 2 || !v[1].is_string()) return tl::unexpected(std::string("bad sample"));
-    double y = 0;
-    try {
-      y = std::stod(v[1].get<std::string>());
-    } catch (const std::exception&) {
-      return tl::unexpected(std::string("bad sample"));
-    }
-    if (!std::isfinite(y)) return tl::unexpected("value is not finite at " + label + "=" + key);
-    out.emplace_back(x, y);
+    auto y = sample_value(series.value("value", nlohmann::json()));
+    if (!y) return tl::unexpected(y.error() + " at " + label + "=" + key);
+    out.emplace_back(x, *y);
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -31,8 +31,8 @@ struct PodSummary {
   bool read = false;              // false: not listed (no selector, or the list failed: see error)
   std::string error;
   int scheduled = 0;              // bound to a node and not terminating
-  int unschedulable = 0;          // Pending, PodScheduled=False with reason Unschedulable
-  std::vector<double> unschedulable_for_s;  // how long each has been unschedulable
+  // How long each pod Pending with PodScheduled=False/Unschedulable has been so.
+  std::vector<double> unschedulable_for_s;
   std::string unschedulable_message;  // the scheduler's words for one of them
   std::vector<double> startup_s;  // creation -> Ready of the newest ready pods (at most 5)
 };
@@ -97,7 +97,7 @@ struct RoleIntent {
 // the GPUs that were schedulable (split for the most goodput) until the retry time.
 struct CapacityLimit {
   int gpus = 0;             // schedulable when it was found
-  std::string since;        // RFC 3339
+  std::chrono::system_clock::time_point since;
   std::string message;      // what was seen
   int wanted_gpus = 0;      // what the unconstrained plan needed at that time
 };
