@@ -1,11 +1,11 @@
-// pdscaler: the command-line front of the planner (and, later, the simulator).
+// pdscaler: the command line of the planner and the simulator (no cluster needed).
 
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
-#include "cli/plan_command.h"
-#include "cli/simulate_command.h"
+#include "plan_command.h"
+#include "simulate_command.h"
 
 namespace {
 
