@@ -76,22 +76,52 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--output-field", so.output_field, "csv/jsonl: output tokens field")->capture_default_str();
   sim_cmd->add_option("--time-unit", so.time_unit, "csv/jsonl: s | ms | us | ns | timestamp")
       ->check(CLI::IsMember({"s", "ms", "us", "ns", "timestamp"}))->capture_default_str();
+  auto* curve = sim_cmd->add_option("--load-curve", so.load_curve,
+                                    "long load curve: CSV windows of rate, dispersion and mean lengths (ServeGen format)");
+  curve->excludes(sim_cmd->get_option("--trace"));
   sim_cmd->add_option("--poisson-tpm", so.poisson_tpm, "synthetic load in tokens per minute (default: the spec's)")
       ->check(CLI::PositiveNumber);
   sim_cmd->add_option("--steps", so.steps, "synthetic load steps, SECONDS:TOKENS_PER_MINUTE,... e.g. 0:2e6,600:5e6");
   sim_cmd->add_flag("--ramp", so.ramp, "ramp linearly between --steps instead of stepping");
   sim_cmd->add_option("--duration", so.duration, "synthetic load length")->capture_default_str();
+  sim_cmd->add_option("--burstiness", so.burstiness,
+                      "synthetic: squared coefficient of variation of inter-arrival times (1 = Poisson, gamma renewal)")
+      ->check(CLI::PositiveNumber);
+  sim_cmd->add_option("--length-cv", so.length_cv,
+                      "synthetic and curves: lognormal lengths with this coefficient of variation (default: fixed; curves 1)")
+      ->check(CLI::NonNegativeNumber);
   sim_cmd->add_option("--rate-scale", so.rate_scale,
-                      "this many times as many requests, same shape over time (copies jittered within 60 s)")
+                      "this many times as many requests, same shape over time (trace copies jittered within 60 s; "
+                      "a curve below 1 is thinned)")
       ->check(CLI::PositiveNumber);
   sim_cmd->add_option("--time-scale", so.time_scale, "replay this many times as fast")->check(CLI::PositiveNumber);
-  sim_cmd->add_option("--policy", so.policies, "static:P,D | paper | hpa | dynamo | dynamo-kalman | pdscaler (repeat to compare)");
+  sim_cmd->add_option("--policy", so.policies,
+                      "static:P,D | paper | best-static | clairvoyant | hpa | dynamo | dynamo-kalman | dynamo-load | "
+                      "dopd | pdscaler (repeat to compare)");
   sim_cmd->add_option("--interval", so.interval, "how often the policy is asked")->capture_default_str();
   sim_cmd->add_option("--cold-start", so.cold_start, "time from scale-up to serving")->capture_default_str();
-  sim_cmd->add_option("--initial", so.initial, "initial fleet P,D (default: the plan at the first minute's load)");
+  sim_cmd->add_option("--initial", so.initial,
+                      "initial fleet P,D of adaptive policies (default: the clairvoyant's first ask)");
   sim_cmd->add_option("-o,--output", so.output, "table | json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
   sim_cmd->add_option("--html", so.html, "also write a self-contained HTML report here");
-  sim_cmd->add_option("--seed", so.seed, "seed of the synthetic load")->capture_default_str();
+  sim_cmd->add_option("--seed", so.seed, "first seed (rate-scale jitter, synthetic arrivals, random routing)")
+      ->capture_default_str();
+  sim_cmd->add_option("--seeds", so.seeds, "runs per policy, one per seed; figures are the mean with a 95% interval")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  sim_cmd->add_option("--jobs", so.jobs, "simulations at once (default: one per core)")->check(CLI::NonNegativeNumber);
+  sim_cmd->add_option("--target-attainment", so.target_attainment,
+                      "percent of feasible requests meeting both SLOs that best-static must reach")
+      ->check(CLI::Range(0.0, 100.0).description("in (0, 100)"))->capture_default_str();
+  sim_cmd->add_option("--routing", so.routing, "least-loaded | random")
+      ->check(CLI::IsMember({"least-loaded", "random"}))->capture_default_str();
+  sim_cmd->add_option("--decode-step-gap", so.decode_step_gap, "host time between decode steps beyond the profile")
+      ->capture_default_str();
+  sim_cmd->add_option("--admission", so.admission,
+                      "merged (new requests join the next decode step) | separate (an iteration of their own)")
+      ->check(CLI::IsMember({"merged", "separate"}))->capture_default_str();
+  sim_cmd->add_option("--admission-time", so.admission_time,
+                      "length of a separate admission iteration, or 'step' (a forward pass over the admitted)")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

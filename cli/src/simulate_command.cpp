@@ -2,46 +2,93 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "pdscaler/codec/spec_codec.h"
 #include "pdscaler/planner/plan.h"
 #include "pdscaler/sim/policies.h"
+#include "pdscaler/sim/references.h"
 #include "plan_command.h"
+#include "simulate_report.h"
 
 namespace pdscaler::cli {
 namespace {
 
-using nlohmann::json;
-
-struct Run {
-  sim::SimResult result;
-  double wall_s = 0;
-};
-
-std::optional<double> duration_arg(const std::string& flag, const std::string& v, std::ostream& err) {
+std::optional<double> duration_arg(const std::string& flag, const std::string& v, bool allow_zero, std::ostream& err) {
   auto d = codec::parse_duration(v);
-  if (!d || *d <= 0) {
-    err << "pdscaler: " << flag << ": expected a positive duration like \"15s\", got \"" << v << "\"\n";
+  if (!d || *d < 0 || (!allow_zero && *d == 0)) {
+    err << "pdscaler: " << flag << ": expected a " << (allow_zero ? "" : "positive ") << "duration like \"15s\", got \""
+        << v << "\"\n";
     return std::nullopt;
   }
   return d;
 }
 
-std::optional<sim::Trace> load_trace(const SimulateOptions& o, const planner::PlanInput& m, double duration_s,
-                                     std::ostream& err) {
+// What `--policy` names; parsed before anything runs so a typo costs nothing.
+struct PolicySpec {
+  std::string spec;
+  enum class Kind { Static, Paper, BestStatic, Adaptive } kind = Kind::Adaptive;
+  int prefill = 0, decode = 0;  // static:P,D
+};
+
+std::optional<PolicySpec> parse_policy(const std::string& spec, std::ostream& err) {
+  static const char* kAdaptive[] = {"hpa", "dynamo", "dynamo-kalman", "dynamo-load", "dopd", "pdscaler", "clairvoyant"};
+  PolicySpec p{spec};
+  if (spec == "paper") p.kind = PolicySpec::Kind::Paper;
+  else if (spec == "best-static") p.kind = PolicySpec::Kind::BestStatic;
+  else if (spec.rfind("static:", 0) == 0) {
+    p.kind = PolicySpec::Kind::Static;
+    char tail = 0;
+    if (std::sscanf(spec.c_str() + 7, "%d,%d%c", &p.prefill, &p.decode, &tail) != 2 || p.prefill < 0 || p.decode < 0) {
+      err << "pdscaler: --policy: expected static:P,D with whole numbers, got \"" << spec << "\"\n";
+      return std::nullopt;
+    }
+  } else if (std::find(std::begin(kAdaptive), std::end(kAdaptive), spec) == std::end(kAdaptive)) {
+    err << "pdscaler: --policy: unknown policy \"" << spec
+        << "\" (expected static:P,D, paper, best-static, clairvoyant, hpa, dynamo, dynamo-kalman, dynamo-load, dopd or "
+           "pdscaler)\n";
+    return std::nullopt;
+  }
+  return p;
+}
+
+// The load of one seed, and how to describe it.
+struct LoadBuilder {
+  LoadBuilder(const SimulateOptions& opts, const planner::PlanInput& model) : o(opts), m(model) {}
+  const SimulateOptions& o;
+  const planner::PlanInput& m;
+  double duration_s = 0;
+  sim::Trace trace;  // a parsed trace, time-scaled (rate scaling is per seed)
+  std::vector<sim::RateSegment> schedule;  // synthetic or curve
+  sim::LengthModel lengths;
+  std::string description;
+
+  std::shared_ptr<const sim::Load> build(uint64_t seed) const {
+    if (!o.trace.empty()) {
+      if (o.rate_scale == 1) return sim::trace_load(trace);
+      return sim::trace_load(sim::densify(trace, o.rate_scale, 60, seed));
+    }
+    return sim::renewal_load(schedule, duration_s, lengths, seed);
+  }
+};
+
+bool prepare_load(LoadBuilder& b, std::ostream& err) {
+  const auto& o = b.o;
+  const auto& m = b.m;
+  std::string error;
   if (!o.trace.empty()) {
-    std::string error;
     auto text = read_input(o.trace, error);
     if (!text) {
       err << "pdscaler: " << error << "\n";
-      return std::nullopt;
+      return false;
     }
     sim::ParseResult t;
     if (o.trace_format == "azure") {
@@ -56,17 +103,45 @@ std::optional<sim::Trace> load_trace(const SimulateOptions& o, const planner::Pl
     }
     if (!t) {
       err << "pdscaler: " << o.trace << ": " << t.error() << "\n";
-      return std::nullopt;
+      return false;
     }
-    sim::Trace tr = o.time_scale != 1 ? sim::scale(*t, o.time_scale) : *t;
-    if (o.rate_scale != 1) tr = sim::densify(tr, o.rate_scale, 60, o.seed);
-    return tr;
+    b.trace = o.time_scale != 1 ? sim::scale(*t, o.time_scale) : *t;
+    b.duration_s = b.trace.duration_s;
+    b.description = fmt::format("{} ({} requests over {:.0f} s; rate x{:g}, time x{:g})", o.trace,
+                                t->requests.size(), b.trace.duration_s, o.rate_scale, o.time_scale);
+    return true;
   }
-  // Synthetic: Poisson arrivals at the spec's lengths, at a rate from --poisson-tpm, --steps, or
-  // the spec's own workload.
+  if (!o.load_curve.empty()) {
+    auto text = read_input(o.load_curve, error);
+    if (!text) {
+      err << "pdscaler: " << error << "\n";
+      return false;
+    }
+    auto windows = sim::parse_load_curve(*text);
+    if (!windows) {
+      err << "pdscaler: " << o.load_curve << ": " << windows.error() << "\n";
+      return false;
+    }
+    const double step = (*windows)[1].start_s - (*windows)[0].start_s;
+    b.schedule = sim::curve_schedule(*windows, o.rate_scale, o.time_scale);
+    b.duration_s = ((*windows).back().start_s - (*windows).front().start_s + step) / o.time_scale;
+    const double cv = o.length_cv.value_or(1);
+    b.lengths = sim::LengthModel::lognormal(m.workload.input_length, m.workload.output_length, cv, cv);
+    size_t gaps = 0;
+    for (const auto& w : *windows) gaps += w.gap;
+    b.description = fmt::format(
+        "{} ({} windows of {:.0f} s, {} gaps interpolated; rate x{:g} (dispersion thinned), time x{:g}; lognormal "
+        "lengths at the windows' means, CV {:g})",
+        o.load_curve, windows->size(), step, gaps, o.rate_scale, o.time_scale, cv);
+    return true;
+  }
+  // Synthetic arrivals at the spec's lengths, at a rate from --poisson-tpm, --steps, or the spec.
+  auto duration = duration_arg("--duration", o.duration, false, err);
+  if (!duration) return false;
+  b.duration_s = *duration / o.time_scale;
   const double per_request = m.workload.input_length + m.workload.output_length;
   auto rps = [&](double tpm) { return tpm / 60 / per_request; };
-  std::vector<sim::RateSegment> schedule;
+  const double dispersion = o.burstiness.value_or(1);
   if (!o.steps.empty()) {
     std::stringstream ss(o.steps);
     std::string part;
@@ -79,136 +154,44 @@ std::optional<sim::Trace> load_trace(const SimulateOptions& o, const planner::Pl
         tpm = std::stod(part.substr(colon + 1));
       } catch (const std::exception&) {
         err << "pdscaler: --steps: expected SECONDS:TOKENS_PER_MINUTE[,...], got \"" << part << "\"\n";
-        return std::nullopt;
+        return false;
       }
-      schedule.push_back({at / o.time_scale, rps(tpm) * o.rate_scale * o.time_scale, o.ramp});
+      sim::RateSegment s;
+      s.start_s = at / o.time_scale;
+      s.requests_per_s = rps(tpm) * o.rate_scale * o.time_scale;
+      s.ramp = o.ramp;
+      s.dispersion = dispersion;
+      b.schedule.push_back(s);
     }
   } else {
     const double tpm = o.poisson_tpm ? *o.poisson_tpm
                        : m.workload.rate_unit == planner::RateUnit::TokensPerSecond ? m.workload.rate * 60
                                                                                     : m.workload.rate * per_request * 60;
-    schedule.push_back({0, rps(tpm) * o.rate_scale * o.time_scale, false});
+    sim::RateSegment s;
+    s.requests_per_s = rps(tpm) * o.rate_scale * o.time_scale;
+    s.dispersion = dispersion;
+    b.schedule.push_back(s);
   }
-  sim::LengthSampler lengths{static_cast<int>(std::lround(m.workload.input_length)),
-                             static_cast<int>(std::lround(m.workload.output_length)), {}};
-  return sim::poisson(schedule, duration_s, lengths, o.seed);
+  b.lengths = o.length_cv ? sim::LengthModel::lognormal(m.workload.input_length, m.workload.output_length,
+                                                        *o.length_cv, *o.length_cv)
+                          : sim::LengthModel::fixed(m.workload.input_length, m.workload.output_length);
+  b.description = fmt::format("synthetic {} arrivals (inter-arrival SCV {:g}) over {:.0f} s, {} lengths {:.0f}/{:.0f}",
+                              dispersion == 1 ? "Poisson" : "gamma-renewal", dispersion, b.duration_s,
+                              o.length_cv ? fmt::format("lognormal (CV {:g})", *o.length_cv) : std::string("fixed"),
+                              m.workload.input_length, m.workload.output_length);
+  return true;
 }
 
-std::unique_ptr<sim::Policy> make_policy(const std::string& spec, const planner::PlanInput& m, const sim::Trace& t,
-                                         double cold_start_s, double interval_s, std::ostream& err) {
-  if (spec == "paper") return sim::make_paper_policy(m, t);
-  if (spec == "hpa") return sim::make_hpa_policy(m);
-  if (spec == "dynamo") return sim::make_dynamo_policy(m);
-  if (spec == "dynamo-kalman") return sim::make_dynamo_policy(m, {180, true});
-  if (spec == "pdscaler") {
-    planner::AutoscalerConfig c;
-    c.startup_s = cold_start_s;
-    c.interval_s = interval_s;
-    return sim::make_pdscaler_policy(m, c);
-  }
-  if (spec.rfind("static:", 0) == 0) {
-    int p = 0, d = 0;
-    if (std::sscanf(spec.c_str() + 7, "%d,%d", &p, &d) == 2 && p >= 0 && d >= 0)
-      return std::make_unique<sim::StaticPolicy>(p, d, spec);
-  }
-  err << "pdscaler: --policy: unknown policy \"" << spec
-      << "\" (expected static:P,D, paper, hpa, dynamo, dynamo-kalman or pdscaler)\n";
-  return nullptr;
-}
-
-json percentiles(const sim::Percentiles& p) {
-  return {{"mean", p.mean}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}};
-}
-
-json summary_json(const sim::Summary& s, double wall_s) {
-  return {{"policy", s.policy},
-          {"requests", s.requests},
-          {"completed", s.completed},
-          {"sloMet", s.slo_met},
-          {"sloAttainment", s.slo_attainment},
-          {"durationSeconds", s.duration_s},
-          {"goodputTokensPerSecond", s.goodput_tokens_per_s},
-          {"gpuHours", s.gpu_hours},
-          {"goodputTokensPerGpuHour", s.goodput_tokens_per_gpu_hour},
-          {"ttftSeconds", percentiles(s.ttft)},
-          {"tpotSeconds", percentiles(s.tpot)},
-          {"e2eSeconds", percentiles(s.e2e)},
-          {"meanPrefill", s.mean_prefill},
-          {"meanDecode", s.mean_decode},
-          {"maxPrefill", s.max_prefill},
-          {"maxDecode", s.max_decode},
-          {"events", s.events},
-          {"wallSeconds", wall_s},
-          {"requestsPerWallSecond", wall_s > 0 ? static_cast<double>(s.requests) / wall_s : 0}};
-}
-
-// A small line chart as inline SVG: one or more series over the same x.
-std::string svg_chart(const std::string& title, const std::vector<double>& x,
-                      const std::vector<std::pair<std::string, std::vector<double>>>& series,
-                      const std::string& unit) {
-  const double w = 760, h = 180, left = 60, right = 10, top = 24, bottom = 26;
-  double xmax = x.empty() ? 1 : x.back(), ymax = 0;
-  for (const auto& [name, ys] : series)
-    for (double y : ys) if (std::isfinite(y)) ymax = std::max(ymax, y);
-  if (ymax <= 0) ymax = 1;
-  if (xmax <= 0) xmax = 1;
-  static const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
-  std::string s = fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">)", w, h);
-  s += fmt::format(R"(<text x="{}" y="16" font-size="13" font-family="sans-serif">{}</text>)", left, title);
-  s += fmt::format(R"(<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#888"/><line x1="{0}" y1="{2}" x2="{3}" y2="{2}" stroke="#888"/>)",
-                   left, top, h - bottom, w - right);
-  s += fmt::format(R"(<text x="4" y="{}" font-size="11" font-family="sans-serif">{:.4g} {}</text>)", top + 10, ymax, unit);
-  s += fmt::format(R"(<text x="{}" y="{}" font-size="11" font-family="sans-serif">{:.0f} s</text>)", w - right - 50, h - 6, xmax);
-  for (size_t k = 0; k < series.size(); ++k) {
-    std::string pts;
-    for (size_t i = 0; i < x.size() && i < series[k].second.size(); ++i) {
-      const double y = std::isfinite(series[k].second[i]) ? series[k].second[i] : ymax;
-      pts += fmt::format("{:.1f},{:.1f} ", left + (w - left - right) * x[i] / xmax,
-                         h - bottom - (h - top - bottom) * y / ymax);
-    }
-    s += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>)", kColors[k % 4], pts);
-    s += fmt::format(R"(<text x="{}" y="16" font-size="12" fill="{}" font-family="sans-serif">{}</text>)",
-                     w - right - 130 * static_cast<double>(series.size() - k), kColors[k % 4], series[k].first);
-  }
-  return s + "</svg>";
-}
-
-std::string html_report(const codec::PDDeployment& d, const std::vector<Run>& runs, const std::string& source) {
-  std::string s = "<!doctype html><html><head><meta charset=\"utf-8\"><title>pdscaler simulation</title>"
-                  "<style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse}"
-                  "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}</style></head><body>";
-  s += fmt::format("<h1>pdscaler simulation: {}</h1><p>Load: {}. SLO: TTFT &le; {}, TPOT &le; {} per request.</p>",
-                   d.name.empty() ? "(unnamed)" : d.name, source, codec::format_duration(d.plan.slo.ttft_s),
-                   codec::format_duration(d.plan.slo.tpot_s));
-  s += "<table><tr><th>policy</th><th>SLO attainment</th><th>GPU-hours</th><th>goodput tokens/GPU-hour</th>"
-       "<th>TTFT p50 / p99</th><th>TPOT p50 / p99</th><th>mean P / D</th></tr>";
-  for (const auto& r : runs) {
-    const auto& m = r.result.summary;
-    s += fmt::format("<tr><td style=\"text-align:left\">{}</td><td>{:.2f}%</td><td>{:.2f}</td><td>{:.0f}</td>"
-                     "<td>{} / {}</td><td>{} / {}</td><td>{:.2f} / {:.2f}</td></tr>",
-                     m.policy, 100 * m.slo_attainment, m.gpu_hours, m.goodput_tokens_per_gpu_hour,
-                     codec::format_duration(m.ttft.p50), codec::format_duration(m.ttft.p99),
-                     codec::format_duration(m.tpot.p50), codec::format_duration(m.tpot.p99), m.mean_prefill,
-                     m.mean_decode);
-  }
-  s += "</table>";
-  for (const auto& r : runs) {
-    std::vector<double> x, load, p, dd, ttft, tpot;
-    for (const auto& smp : r.result.timeline) {
-      x.push_back(smp.t_s);
-      load.push_back(smp.load_tokens_per_s * 60 / 1e6);
-      p.push_back(smp.prefill);
-      dd.push_back(smp.decode);
-      ttft.push_back(smp.ttft_p90);
-      tpot.push_back(smp.tpot_p90 * 1000);
-    }
-    s += fmt::format("<h2>{}</h2>", r.result.summary.policy);
-    s += svg_chart("offered load", x, {{"M tokens/min", load}}, "M/min") + "<br>";
-    s += svg_chart("instances held (starting and draining included)", x, {{"prefill", p}, {"decode", dd}}, "") + "<br>";
-    s += svg_chart("p90 TTFT per interval", x, {{"TTFT p90", ttft}}, "s") + "<br>";
-    s += svg_chart("p90 TPOT per interval", x, {{"TPOT p90", tpot}}, "ms") + "<br>";
-  }
-  return s + "</body></html>\n";
+// Runs tasks on `jobs` threads; each task writes only its own result.
+void run_all(std::vector<std::function<void()>>& tasks, int jobs) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < tasks.size(); i = next++) tasks[i]();
+  };
+  std::vector<std::thread> pool;
+  for (int k = 1; k < jobs && static_cast<size_t>(k) < tasks.size(); ++k) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
 }
 
 }  // namespace
@@ -217,108 +200,182 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
   auto decoded = load_manifest(o.file, err);
   if (!decoded) return kExitBadInput;
   const planner::PlanInput& m = decoded->plan;
-  auto interval = duration_arg("--interval", o.interval, err);
-  auto cold = codec::parse_duration(o.cold_start);
-  auto duration = duration_arg("--duration", o.duration, err);
-  if (!cold || *cold < 0) {
-    err << "pdscaler: --cold-start: expected a duration like \"60s\", got \"" << o.cold_start << "\"\n";
-    return kExitBadInput;
-  }
-  if (!interval || !duration) return kExitBadInput;
+  auto interval = duration_arg("--interval", o.interval, false, err);
+  auto cold = duration_arg("--cold-start", o.cold_start, true, err);
+  auto gap = duration_arg("--decode-step-gap", o.decode_step_gap, true, err);
+  if (!interval || !cold || !gap) return kExitBadInput;
+  std::optional<double> admission_s = -1.0;
+  if (o.admission_time != "step") admission_s = duration_arg("--admission-time", o.admission_time, true, err);
+  if (!admission_s) return kExitBadInput;
   if (!(o.rate_scale > 0) || !(o.time_scale > 0)) {
     err << "pdscaler: --rate-scale and --time-scale must be positive\n";
     return kExitBadInput;
   }
-  auto trace = load_trace(o, m, *duration, err);
-  if (!trace) return kExitBadInput;
-  if (trace->requests.empty()) {
+  if (o.seeds < 1) {
+    err << "pdscaler: --seeds: expected at least 1, got " << o.seeds << "\n";
+    return kExitBadInput;
+  }
+  if (!(o.target_attainment > 0 && o.target_attainment < 100)) {
+    err << "pdscaler: --target-attainment: expected a percentage in (0, 100), got " << o.target_attainment << "\n";
+    return kExitBadInput;
+  }
+  if (!o.trace.empty() + !o.load_curve.empty() > 1) {
+    err << "pdscaler: --trace and --load-curve exclude each other\n";
+    return kExitBadInput;
+  }
+  std::vector<PolicySpec> specs;
+  for (const auto& ps : o.policies) {
+    auto p = parse_policy(ps, err);
+    if (!p) return kExitBadInput;
+    specs.push_back(*p);
+  }
+  std::optional<sim::Target> initial;
+  if (!o.initial.empty()) {
+    sim::Target t;
+    char tail = 0;
+    if (std::sscanf(o.initial.c_str(), "%d,%d%c", &t.prefill, &t.decode, &tail) != 2 || t.prefill < 0 || t.decode < 0) {
+      err << "pdscaler: --initial: expected P,D, got \"" << o.initial << "\"\n";
+      return kExitBadInput;
+    }
+    initial = t;
+  }
+
+  LoadBuilder builder(o, m);
+  if (!prepare_load(builder, err)) return kExitBadInput;
+  std::vector<uint64_t> seeds;
+  for (int k = 0; k < o.seeds; ++k) seeds.push_back(o.seed + static_cast<uint64_t>(k));
+  std::vector<std::shared_ptr<const sim::Load>> loads;
+  for (uint64_t s : seeds) loads.push_back(builder.build(s));
+  if (loads.front()->expected_requests() <= 0) {
     err << "pdscaler: the load has no requests\n";
     return kExitBadInput;
   }
 
-  sim::FleetConfig cfg;
-  cfg.model = m;
-  cfg.cold_start_s = *cold;
-  cfg.interval_s = *interval;
-  if (!o.initial.empty()) {
-    if (std::sscanf(o.initial.c_str(), "%d,%d", &cfg.initial_prefill, &cfg.initial_decode) != 2) {
-      err << "pdscaler: --initial: expected P,D, got \"" << o.initial << "\"\n";
-      return kExitBadInput;
-    }
-  } else {
-    // Start sized for the first minute's load, as a fleet that was already running would be.
-    sim::Trace head;
-    for (const auto& r : trace->requests)
-      if (r.arrival_s < 60) head.requests.push_back(r);
-    head.duration_s = 60;
-    planner::PlanInput in = m;
-    in.workload.rate_unit = planner::RateUnit::RequestsPerSecond;
-    in.workload.rate = static_cast<double>(head.requests.size()) / 60;
-    const planner::Plan p = planner::plan(in);
-    cfg.initial_prefill = p.feasible ? std::max(1, p.prefill.replicas) : 1;
-    cfg.initial_decode = p.feasible ? std::max(1, p.decode.replicas) : 1;
-  }
+  sim::FleetConfig base;
+  base.model = m;
+  base.cold_start_s = *cold;
+  base.interval_s = *interval;
+  base.prefill_routing = base.decode_routing = o.routing == "random" ? sim::Routing::Random : sim::Routing::LeastLoaded;
+  base.engine.decode_step_gap_s = *gap;
+  base.engine.separate_admission = o.admission == "separate";
+  base.engine.admission_s = *admission_s;
+  sim::ClairvoyantConfig cc;
+  cc.cold_start_s = *cold;
+  cc.interval_s = *interval;
+  const double target = o.target_attainment / 100;
 
-  const std::string source = !o.trace.empty()
-      ? fmt::format("{} ({} requests over {:.0f} s; rate x{:g}, time x{:g})", o.trace, trace->requests.size(),
-                    trace->duration_s, o.rate_scale, o.time_scale)
-      : fmt::format("synthetic Poisson ({} requests over {:.0f} s)", trace->requests.size(), trace->duration_s);
-  std::vector<Run> runs;
-  for (const auto& ps : o.policies) {
-    auto policy = make_policy(ps, m, *trace, *cold, *interval, err);
-    if (!policy) return kExitBadInput;
-    const auto start = std::chrono::steady_clock::now();
-    double last_shown = 0;
-    auto progress = [&](double f) {
-      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (el > 1 && f - last_shown >= 0.1) {
-        err << fmt::format("[simulate] {}: {:.0f}% of arrivals replayed ({:.1f} s)\n", ps, 100 * f, el);
-        last_shown = f;
-      }
-    };
-    Run r;
-    r.result = sim::simulate(*trace, cfg, *policy, progress);
-    r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    runs.push_back(std::move(r));
-  }
+  // Every adaptive policy starts from the same fleet, serving from t = 0: the one the clairvoyant
+  // reference would ask for the first cold start plus interval (or --initial).
+  std::vector<sim::Target> starts;
+  for (const auto& l : loads) starts.push_back(initial ? *initial : sim::clairvoyant_start(m, *l, cc));
 
-  if (o.output == "json") {
-    json j = {{"load", source},
-              {"coldStartSeconds", *cold},
-              {"intervalSeconds", *interval},
-              {"initial", {{"prefill", cfg.initial_prefill}, {"decode", cfg.initial_decode}}},
-              {"policies", json::array()}};
-    for (const auto& r : runs) {
-      json pj = summary_json(r.result.summary, r.wall_s);
-      json tl = json::array();
-      for (const auto& x : r.result.timeline)
-        tl.push_back({{"t", x.t_s}, {"loadTokensPerSecond", x.load_tokens_per_s}, {"prefill", x.prefill},
-                      {"decode", x.decode}, {"prefillReady", x.prefill_ready}, {"decodeReady", x.decode_ready},
-                      {"ttftP50", x.ttft_p50}, {"ttftP90", x.ttft_p90}, {"tpotP50", x.tpot_p50}, {"tpotP90", x.tpot_p90}});
-      pj["timeline"] = tl;
-      j["policies"].push_back(pj);
+  std::vector<PolicyRuns> results(specs.size());
+  std::vector<std::function<void()>> tasks;
+  std::mutex log_mu;
+  for (size_t pi = 0; pi < specs.size(); ++pi) {
+    results[pi].spec = specs[pi].spec;
+    results[pi].runs.resize(seeds.size());
+    for (size_t si = 0; si < seeds.size(); ++si) {
+      tasks.push_back([&, pi, si] {
+        const PolicySpec& ps = specs[pi];
+        const auto& load = loads[si];
+        PolicyRun& run = results[pi].runs[si];
+        run.seed = seeds[si];
+        sim::FleetConfig cfg = base;
+        cfg.seed = seeds[si];
+        const auto start = std::chrono::steady_clock::now();
+        double last_shown = 0;
+        const std::string label = seeds.size() > 1 ? fmt::format("{} seed {}", ps.spec, seeds[si]) : ps.spec;
+        auto log = [&](const std::string& line) {
+          std::lock_guard<std::mutex> lock(log_mu);
+          err << "[simulate] " << line << "\n";
+        };
+        auto progress = [&](double f) {
+          const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          if (el > 1 && f - last_shown >= 0.2) {
+            log(fmt::format("{}: {:.0f}% of arrivals replayed ({:.1f} s)", label, 100 * f, el));
+            last_shown = f;
+          }
+        };
+        if (ps.kind == PolicySpec::Kind::BestStatic) {
+          auto b = sim::find_best_static(*load, cfg, target, [&](const std::string& line) {
+            const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            if (el > 1) log(fmt::format("{}: tried {}", label, line.substr(line.find(':') + 2)));
+          });
+          run.found = b.found;
+          run.result = b.found ? std::move(b.result) : sim::SimResult{};
+          run.result.summary.policy = "best-static";
+        } else {
+          std::unique_ptr<sim::Policy> policy;
+          sim::Target fleet = starts[si];
+          auto adaptive = [&](auto&& make) { policy = make(); };
+          switch (ps.kind) {
+            case PolicySpec::Kind::Static:
+              fleet = {ps.prefill, ps.decode};
+              policy = std::make_unique<sim::StaticPolicy>(ps.prefill, ps.decode, ps.spec);
+              break;
+            case PolicySpec::Kind::Paper: {
+              auto p = sim::make_paper_policy(m, *load);
+              fleet = p->fleet();
+              policy = std::move(p);
+              break;
+            }
+            default:
+              if (ps.spec == "hpa") adaptive([&] { return sim::make_hpa_policy(m); });
+              else if (ps.spec == "dynamo") adaptive([&] { return sim::make_dynamo_policy(m); });
+              else if (ps.spec == "dynamo-kalman") adaptive([&] { return sim::make_dynamo_policy(m, {180, true}); });
+              else if (ps.spec == "dynamo-load") adaptive([&] { return sim::make_dynamo_load_policy(m); });
+              else if (ps.spec == "dopd") adaptive([&] { return sim::make_dopd_policy(m); });
+              else if (ps.spec == "clairvoyant") adaptive([&] { return sim::make_clairvoyant_policy(m, load, cc); });
+              else {
+                planner::AutoscalerConfig c;
+                c.startup_s = *cold;
+                c.interval_s = *interval;
+                policy = sim::make_pdscaler_policy(m, c);
+              }
+          }
+          cfg.initial_prefill = fleet.prefill;
+          cfg.initial_decode = fleet.decode;
+          run.result = sim::simulate(*load, cfg, *policy, progress);
+        }
+        run.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      });
     }
-    out << j.dump(2) << "\n";
-  } else {
-    out << fmt::format("load: {}\ncold start {}, policy interval {}, initial fleet {}P{}D; SLO per request: TTFT <= {}, TPOT <= {}\n\n",
-                       source, codec::format_duration(*cold), codec::format_duration(*interval), cfg.initial_prefill,
-                       cfg.initial_decode, codec::format_duration(m.slo.ttft_s), codec::format_duration(m.slo.tpot_s));
-    out << fmt::format("{:<16} {:>9} {:>10} {:>16} {:>18} {:>18} {:>11} {:>9}\n", "POLICY", "SLO MET", "GPU-HOURS",
-                       "GOODPUT/GPU-H", "TTFT p50/p99", "TPOT p50/p99", "MEAN P/D", "REQ/S");
-    for (const auto& r : runs) {
-      const auto& s = r.result.summary;
-      out << fmt::format("{:<16} {:>8.2f}% {:>10.2f} {:>16.0f} {:>18} {:>18} {:>11} {:>9.0f}\n", s.policy,
-                         100 * s.slo_attainment, s.gpu_hours, s.goodput_tokens_per_gpu_hour,
-                         codec::format_duration(s.ttft.p50) + "/" + codec::format_duration(s.ttft.p99),
-                         codec::format_duration(s.tpot.p50) + "/" + codec::format_duration(s.tpot.p99),
-                         fmt::format("{:.1f}/{:.1f}", s.mean_prefill, s.mean_decode),
-                         r.wall_s > 0 ? static_cast<double>(s.requests) / r.wall_s : 0.0);
-    }
-    out << "(REQ/S: requests simulated per wall-clock second)\n";
   }
+  const int jobs = o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  run_all(tasks, jobs);
+
+  SimSettings settings;
+  settings.load = builder.description;
+  settings.cold_start_s = *cold;
+  settings.interval_s = *interval;
+  settings.initial = initial ? fmt::format("{}P{}D (--initial) for adaptive policies", initial->prefill, initial->decode)
+                             : fmt::format("{}P{}D for adaptive policies (the clairvoyant's first ask; per seed: ",
+                                           starts.front().prefill, starts.front().decode);
+  if (!initial) {
+    for (size_t i = 0; i < starts.size(); ++i)
+      settings.initial += fmt::format("{}{}P{}D", i ? ", " : "", starts[i].prefill, starts[i].decode);
+    settings.initial += ")";
+  }
+  settings.initial += ", static ones at their own fleet; all serving from t = 0";
+  settings.limits = fmt::format("prefill {}..{}, decode {}..{}", m.prefill.min_replicas, m.prefill.max_replicas,
+                                m.decode.min_replicas, m.decode.max_replicas);
+  settings.seeds = seeds;
+  settings.target = target;
+  settings.routing = o.routing;
+  std::vector<std::string> mech;
+  if (*gap > 0) mech.push_back("decode step gap " + codec::format_duration(*gap));
+  if (base.engine.separate_admission)
+    mech.push_back("separate admission (" + (o.admission_time == "step" ? std::string("a forward pass")
+                                                                         : codec::format_duration(*admission_s)) + ")");
+  for (const auto& s : mech) settings.engine += (settings.engine.empty() ? "" : ", ") + s;
+  if (settings.engine.empty()) settings.engine = "profiles only";
+
+  if (o.output == "json") out << render_json(settings, *decoded, results);
+  else out << render_table(settings, *decoded, results);
   if (!o.html.empty()) {
     std::ofstream f(o.html);
-    f << html_report(*decoded, runs, source);
+    f << render_html(settings, *decoded, results);
     if (!f) {
       err << "pdscaler: cannot write " << o.html << "\n";
       return kExitBadInput;

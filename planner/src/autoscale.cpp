@@ -5,6 +5,21 @@
 
 namespace pdscaler::planner {
 
+PlanInput at_load(PlanInput spec, const MeasuredLoad& load) {
+  auto& w = spec.workload;
+  w.rate_unit = RateUnit::RequestsPerSecond;
+  w.rate = load.requests_per_s;
+  if (load.mean_input > 0 && load.mean_output > 0) {
+    w.input_length = load.mean_input;
+    w.output_length = load.mean_output;
+    w.input_length_distribution.clear();
+    w.input_length_stddev.reset();
+    if (spec.prefill.queue_model == QueueModel::MG1 && load.input_stddev) w.input_length_stddev = *load.input_stddev;
+  }
+  if (load.prefix_cache_hit_rate) w.prefix_cache_hit_rate = std::clamp(*load.prefix_cache_hit_rate, 0.0, 0.99);
+  return spec;
+}
+
 void Forecaster::observe(double t_s, double value) {
   if (n_ == 0 || t_s - last_t_ > kMaxGap) {
     // The first point, or the first after a long gap (metrics down, operator away): a trend
@@ -191,16 +206,10 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
                std::to_string(cfg_.forecast_z).substr(0, 4);
 
   // The spec at the measured load: what the window saw, for calibration and prediction.
-  PlanInput measured = spec_;
-  measured.workload.rate_unit = RateUnit::RequestsPerSecond;
-  measured.workload.rate = s.requests_per_s;
-  if (have_lengths_) {
-    measured.workload.input_length = mean_in_;
-    measured.workload.output_length = mean_out_;
-    measured.workload.input_length_distribution.clear();
-    if (measured.prefill.queue_model == QueueModel::MG1) measured.workload.input_length_stddev = sd_in_;
-    if (prefix_hit_) measured.workload.prefix_cache_hit_rate = std::clamp(*prefix_hit_, 0.0, 0.99);
-  }
+  MeasuredLoad seen;
+  seen.requests_per_s = s.requests_per_s;
+  if (have_lengths_) seen = {s.requests_per_s, mean_in_, mean_out_, sd_in_, prefix_hit_};
+  const PlanInput measured = at_load(spec_, seen);
   if (s.prefill_ready >= 0 && s.decode_ready >= 0) {
     calibrator_.observe(measured, {s.t_s, s.requests_per_s, s.completed_requests, s.ttft_s, s.tpot_s, s.prefill_ready,
                                    s.decode_ready});

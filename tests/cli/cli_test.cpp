@@ -232,11 +232,15 @@ TEST_F(Cli, SimulateComparesPoliciesAsJson) {
   ASSERT_EQ(j["policies"].size(), 2u);
   EXPECT_EQ(j["policies"][0]["policy"], "static:4,4");
   EXPECT_EQ(j["policies"][1]["policy"], "pdscaler");
+  EXPECT_EQ(j["seeds"], nlohmann::json::array({1}));
   for (const auto& p : j["policies"]) {
-    EXPECT_GT(p["requests"].get<int>(), 3000);
-    EXPECT_EQ(p["completed"], p["requests"]);
-    EXPECT_GT(p["sloAttainment"].get<double>(), 0.5);
-    EXPECT_GT(p["gpuHours"].get<double>(), 5 * 64.0 / 60 * 0.99);  // 4P4D x 8 GPUs for 5 minutes at least
+    ASSERT_EQ(p["seeds"].size(), 1u);
+    const auto& s = p["seeds"][0];
+    EXPECT_GT(s["requests"].get<int>(), 3000);
+    EXPECT_EQ(s["completed"], s["requests"]);
+    EXPECT_GT(s["sloAttainment"].get<double>(), 0.5);
+    EXPECT_GT(s["gpuHours"].get<double>(), 5 * 64.0 / 60 * 0.99);  // 4P4D x 8 GPUs for 5 minutes at least
+    EXPECT_DOUBLE_EQ(p["mean"]["gpuHours"]["mean"].get<double>(), s["gpuHours"].get<double>());
     EXPECT_GE(p["timeline"].size(), 19u);
   }
   const std::string report = slurp(html);
@@ -255,8 +259,46 @@ TEST_F(Cli, SimulateReplaysATraceFile) {
                        " --policy static:1,1 -o json");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["policies"][0]["requests"], 3);
-  EXPECT_EQ(j["policies"][0]["sloMet"], 3);
+  EXPECT_EQ(j["policies"][0]["seeds"][0]["requests"], 3);
+  EXPECT_EQ(j["policies"][0]["seeds"][0]["sloMet"], 3);
+}
+
+TEST_F(Cli, SeedsRepeatAndTheSameSeedGivesTheSameResult) {
+  const std::string cmd = "simulate -f " + example("deepseek-v31-h200.yaml") +
+                          " --duration 5m --burstiness 4 --policy pdscaler --seeds 3 -o json";
+  const Result a = run(cmd), b = run(cmd);
+  ASSERT_EQ(a.status, 0) << a.err;
+  const auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
+  const auto& seeds = ja["policies"][0]["seeds"];
+  ASSERT_EQ(seeds.size(), 3u);
+  EXPECT_EQ(seeds[0]["seed"], 1);
+  EXPECT_EQ(seeds[2]["seed"], 3);
+  EXPECT_NE(seeds[0]["requests"], seeds[1]["requests"]) << "other seeds, other arrivals";
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(seeds[i]["requests"], jb["policies"][0]["seeds"][i]["requests"]);
+    EXPECT_EQ(seeds[i]["sloMet"], jb["policies"][0]["seeds"][i]["sloMet"]);
+    EXPECT_EQ(seeds[i]["gpuHours"], jb["policies"][0]["seeds"][i]["gpuHours"]);
+  }
+  EXPECT_GT(ja["policies"][0]["mean"]["sloAttainment"]["ci95"].get<double>(), 0);
+  EXPECT_EQ(ja["policies"][0]["mean"]["sloAttainment"]["n"], 3);
+}
+
+TEST_F(Cli, ReferencesAndRatiosAreReported) {
+  const Result r = run("simulate -f " + example("deepseek-v31-h200.yaml") +
+                       " --duration 10m --policy best-static --policy clairvoyant --policy pdscaler --policy dopd"
+                       " --policy dynamo-load --target-attainment 95");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* s : {"best-static", "clairvoyant", "pdscaler", "dopd", "dynamo-load", "/BEST-STAT", "/CLAIRVOY",
+                        "FEASIBLE %", "target 95% of feasible requests", "initial fleet", "limits prefill 1..16"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  const Result j = run("simulate -f " + example("deepseek-v31-h200.yaml") +
+                       " --duration 10m --policy best-static --policy clairvoyant --target-attainment 95 -o json");
+  ASSERT_EQ(j.status, 0) << j.err;
+  const auto js = nlohmann::json::parse(j.out);
+  const auto& best = js["policies"][0]["mean"];
+  EXPECT_DOUBLE_EQ(best["gpuHoursOverBestStatic"]["mean"].get<double>(), 1.0);
+  EXPECT_GE(best["feasibleAttainment"]["mean"].get<double>(), 0.95);
+  EXPECT_TRUE(js["policies"][1]["mean"].contains("gpuHoursOverClairvoyant"));
 }
 
 TEST_F(Cli, SimulateBadInputExitsTwo) {
@@ -272,6 +314,27 @@ TEST_F(Cli, SimulateBadInputExitsTwo) {
   r = run("simulate -f " + example("deepseek-v31-h200.yaml") + " --steps 0:1e6,oops");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("--steps"), std::string::npos);
+  // Every bad flag exits 2 and names itself.
+  const std::string curve = write("curve.csv", "window_start_s,requests_per_s,index_of_dispersion,mean_input_tokens,"
+                                               "mean_output_tokens\n0,1.5,2,100,10\n600,x,2,100,10\n");
+  for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"--seeds 0", "--seeds"},
+           {"--target-attainment 100", "--target-attainment"},
+           {"--target-attainment 0", "--target-attainment"},
+           {"--routing magic", "--routing"},
+           {"--admission sometimes", "--admission"},
+           {"--admission-time soon", "--admission-time"},
+           {"--decode-step-gap -1ms", "--decode-step-gap"},
+           {"--burstiness -1", "--burstiness"},
+           {"--policy static:4", "--policy"},
+           {"--initial 4", "--initial"},
+           {"--load-curve " + curve, "requests_per_s"},
+           {"--load-curve " + curve + " --trace " + trace, "--trace"},
+       }) {
+    r = run("simulate -f " + example("deepseek-v31-h200.yaml") + " " + args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find(flag), std::string::npos) << args << ": " << r.err;
+  }
 }
 
 }  // namespace

@@ -83,7 +83,7 @@ class Scripted final : public Policy {
 
 TEST(Simulator, NewInstancesServeOnlyAfterTheColdStart) {
   Scripted p({{0, {1, 1}}, {30, {2, 1}}});
-  Trace t = poisson({{0, 1, false}}, 300, {1000, 10, {}}, 5);
+  Trace t = poisson({{0, 1, false}}, 300, LengthModel::fixed(1000, 10), 5);
   const SimResult r = simulate(t, paper_fleet(1, 1), p);
   bool starting_seen = false;
   for (const auto& w : p.seen) {
@@ -101,13 +101,13 @@ TEST(Simulator, NewInstancesServeOnlyAfterTheColdStart) {
 
 TEST(Simulator, DrainingInstancesFinishTheirWork) {
   Scripted p({{0, {4, 4}}, {45, {1, 1}}});
-  Trace t = poisson({{0, 10, false}}, 120, {6144, 512, {}}, 9);
+  Trace t = poisson({{0, 10, false}}, 120, LengthModel::fixed(6144, 512), 9);
   const SimResult r = simulate(t, paper_fleet(4, 4), p);
   EXPECT_EQ(r.summary.completed, t.requests.size());  // nothing lost on scale-down
 }
 
 TEST(Simulator, IsDeterministic) {
-  Trace t = poisson({{0, 12, false}}, 600, {6144, 512, {}}, 11);
+  Trace t = poisson({{0, 12, false}}, 600, LengthModel::fixed(6144, 512), 11);
   auto pol1 = make_hpa_policy(testing::paper_example());
   auto pol2 = make_hpa_policy(testing::paper_example());
   const SimResult a = simulate(t, paper_fleet(3, 4), *pol1);
@@ -118,8 +118,8 @@ TEST(Simulator, IsDeterministic) {
 }
 
 TEST(Policies, PaperPlansOnceAtThePeak) {
-  Trace t = poisson({{0, 5, false}, {300, 12.52, false}, {600, 5, false}}, 900, {6144, 512, {}}, 2);
-  auto p = make_paper_policy(testing::paper_example(), t);
+  Trace t = poisson({{0, 5, false}, {300, 12.52, false}, {600, 5, false}}, 900, LengthModel::fixed(6144, 512), 2);
+  auto p = make_paper_policy(testing::paper_example(), *trace_load(t));
   const Target target = p->decide({});
   EXPECT_GE(target.prefill, 4);  // sized for the ~5 M tokens/min burst, not the mean
   EXPECT_GE(target.decode, 4);
@@ -128,7 +128,7 @@ TEST(Policies, PaperPlansOnceAtThePeak) {
 TEST(Policies, PdscalerFollowsALoadStepUpAndBackDownAfterTheWindow) {
   // 2 -> 5 -> 2 M tokens/min, as the live-rebalancing issue asks of the operator.
   const double rps = 1e6 / 60 / 6656;
-  Trace t = poisson({{0, 2 * rps, false}, {600, 5 * rps, false}, {1500, 2 * rps, false}}, 2700, {6144, 512, {}}, 4);
+  Trace t = poisson({{0, 2 * rps, false}, {600, 5 * rps, false}, {1500, 2 * rps, false}}, 2700, LengthModel::fixed(6144, 512), 4);
   planner::AutoscalerConfig c;
   c.startup_s = 60;
   auto p = make_pdscaler_policy(testing::paper_example(), c);
@@ -163,7 +163,7 @@ struct Capacity {
 Capacity capacity(int p, int d) {
   auto meets = [&](double tpm, double* ttft, double* tpot) {
     const double rps = tpm / 60 / 6656;
-    Trace t = poisson({{0, rps, false}}, 3600, {6144, 512, {}}, 17);
+    Trace t = poisson({{0, rps, false}}, 3600, LengthModel::fixed(6144, 512), 17);
     StaticPolicy s(p, d);
     const SimResult r = simulate(t, paper_fleet(p, d), s);
     *ttft = r.summary.ttft.mean;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "pdscaler/sim/trace.h"
+#include "pdscaler/sim/load.h"
 
 namespace pdscaler::sim {
 namespace {
@@ -50,7 +50,7 @@ TEST(Trace, ErrorsNameLineAndField) {
 }
 
 TEST(Trace, PoissonHasTheRateAndScaleCompresses) {
-  const Trace t = poisson({{0, 10, false}}, 1000, {100, 10, {}}, 7);
+  const Trace t = poisson({{0, 10, false}}, 1000, LengthModel::fixed(100, 10), 7);
   EXPECT_NEAR(static_cast<double>(t.requests.size()), 10000, 300);  // ~3 standard deviations
   const Trace s = scale(t, 4);
   EXPECT_NEAR(s.duration_s, 250, 1e-9);
@@ -58,7 +58,7 @@ TEST(Trace, PoissonHasTheRateAndScaleCompresses) {
 }
 
 TEST(Trace, StepsChangeTheRate) {
-  const Trace t = poisson({{0, 2, false}, {500, 8, false}}, 1000, {100, 10, {}}, 3);
+  const Trace t = poisson({{0, 2, false}, {500, 8, false}}, 1000, LengthModel::fixed(100, 10), 3);
   size_t first = 0;
   for (const auto& r : t.requests) first += r.arrival_s < 500;
   EXPECT_NEAR(static_cast<double>(first), 1000, 100);
@@ -70,7 +70,7 @@ TEST(Trace, PeakLoadFindsTheBusiestWindow) {
   for (int i = 0; i < 100; ++i) t.requests.push_back({i * 1.0, 100, 10});
   for (int i = 0; i < 100; ++i) t.requests.push_back({200 + i * 0.1, 100, 10});
   t.duration_s = 210;
-  const Peak p = peak_load(t, 10);
+  const Peak p = peak_load(*trace_load(t), 10);
   EXPECT_NEAR(p.requests_per_s, 10, 0.2);
   EXPECT_NEAR(p.tokens_per_s, 1100, 20);
 }

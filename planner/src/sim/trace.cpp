@@ -172,50 +172,6 @@ ParseResult parse_jsonl(const std::string& text, const Fields& f) {
   return finish(std::move(rows));
 }
 
-Trace poisson(const std::vector<RateSegment>& schedule, double duration_s, const LengthSampler& lengths,
-              uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  auto rate_at = [&](double t) {
-    double rate = 0;
-    for (size_t i = 0; i < schedule.size(); ++i) {
-      if (schedule[i].start_s > t) break;
-      rate = schedule[i].requests_per_s;
-      if (schedule[i].ramp && i + 1 < schedule.size()) {
-        const double span = schedule[i + 1].start_s - schedule[i].start_s;
-        const double frac = span > 0 ? (t - schedule[i].start_s) / span : 0;
-        rate += (schedule[i + 1].requests_per_s - rate) * frac;
-      }
-    }
-    return rate;
-  };
-  double max_rate = 0;
-  for (const auto& s : schedule) max_rate = std::max(max_rate, s.requests_per_s);
-  Trace t;
-  if (max_rate <= 0) {
-    t.duration_s = duration_s;
-    return t;
-  }
-  // Thinning: candidates at the peak rate, each kept with probability rate(t)/peak.
-  std::exponential_distribution<double> gap(max_rate);
-  for (double now = gap(rng); now < duration_s; now += gap(rng)) {
-    if (u(rng) * max_rate > rate_at(now)) continue;
-    Request r;
-    r.arrival_s = now;
-    if (lengths.samples.empty()) {
-      r.input_tokens = lengths.input_tokens;
-      r.output_tokens = lengths.output_tokens;
-    } else {
-      const auto& s = lengths.samples[std::uniform_int_distribution<size_t>(0, lengths.samples.size() - 1)(rng)];
-      r.input_tokens = s.first;
-      r.output_tokens = s.second;
-    }
-    t.requests.push_back(r);
-  }
-  t.duration_s = duration_s;
-  return t;
-}
-
 Trace scale(const Trace& t, double factor) {
   Trace out = t;
   for (auto& r : out.requests) r.arrival_s /= factor;
@@ -242,29 +198,6 @@ Trace densify(const Trace& t, double factor, double jitter_s, uint64_t seed) {
   std::stable_sort(out.requests.begin(), out.requests.end(),
                    [](const Request& a, const Request& b) { return a.arrival_s < b.arrival_s; });
   return out;
-}
-
-Peak peak_load(const Trace& t, double window_s) {
-  Peak best;
-  size_t lo = 0;
-  double tokens = 0, inputs = 0, outputs = 0;
-  for (size_t hi = 0; hi < t.requests.size(); ++hi) {
-    const auto& r = t.requests[hi];
-    tokens += r.input_tokens + r.output_tokens;
-    inputs += r.input_tokens;
-    outputs += r.output_tokens;
-    while (t.requests[lo].arrival_s < r.arrival_s - window_s) {
-      tokens -= t.requests[lo].input_tokens + t.requests[lo].output_tokens;
-      inputs -= t.requests[lo].input_tokens;
-      outputs -= t.requests[lo].output_tokens;
-      ++lo;
-    }
-    const double n = static_cast<double>(hi - lo + 1);
-    if (tokens / window_s > best.tokens_per_s) {
-      best = {tokens / window_s, n / window_s, inputs / n, outputs / n};
-    }
-  }
-  return best;
 }
 
 }  // namespace pdscaler::sim

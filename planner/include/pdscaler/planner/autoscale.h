@@ -17,6 +17,19 @@
 
 namespace pdscaler::planner {
 
+// A load as measured (or known): what the planner needs to size for it.
+struct MeasuredLoad {
+  double requests_per_s = 0;
+  double mean_input = 0;   // 0 = keep the spec's lengths
+  double mean_output = 0;
+  std::optional<double> input_stddev;           // for an MG1 prefill
+  std::optional<double> prefix_cache_hit_rate;  // where the engine reports it
+};
+
+// The spec with its workload replaced by `load`: every policy that plans (pdscaler's, the
+// clairvoyant reference, DOPD) goes through this, so they size identically for the same load.
+PlanInput at_load(PlanInput spec, const MeasuredLoad& load);
+
 // Holt's linear trend on the request rate, with the spread of its one-step errors, so the policy
 // can provision for a forecast quantile rather than the mean.
 class Forecaster {

@@ -1,34 +1,74 @@
 #pragma once
-// Discrete-event simulation of a prefill/decode-disaggregated fleet replaying a trace, with a
-// scaling policy asked at every interval. Prefill instances: FCFS queue per data-parallel group,
-// service time from the prefill profile at the request's (uncached) input length, then the KV
-// transfer overhead. Decode instances: continuous batching, each step takes TPOT(current batch)
-// from the decode profile; requests join and leave between steps. Routing: least outstanding work.
-// A new instance serves only after the cold start; a removed one takes no new work and finishes
-// what it has. Pure and deterministic: same inputs, same result.
+// Discrete-event simulation of a prefill/decode-disaggregated fleet replaying a load, with a
+// scaling policy asked at every interval. Prefill instances: an FCFS queue per data-parallel
+// group, service time from the prefill profile at the request's (uncached) input length, then the
+// KV-transfer overhead. Decode instances: continuous batching, each step takes TPOT(current batch)
+// from the decode profile; requests join and leave between steps. Routing: least outstanding work
+// (what a load-balancing router approximates) or uniformly at random among ready instances. A new
+// instance serves only after the cold start; a removed one takes no new work and finishes what it
+// has. Requests are streamed from the load and forgotten once finished, so memory does not grow
+// with the run's length. Pure and deterministic: same inputs, same result.
 //
-//   FleetConfig cfg{.model = input, .cold_start_s = 60};
+//   FleetConfig cfg{.model = input, .cold_start_s = 60, .initial_prefill = 4, .initial_decode = 4};
 //   StaticPolicy p(4, 4);
-//   SimResult r = simulate(trace, cfg, p);
-//   r.summary.slo_attainment;  // share of requests meeting both TTFT and TPOT
+//   SimResult r = simulate(*trace_load(trace), cfg, p);
+//   r.summary.feasible_attainment;  // share of feasible requests meeting both TTFT and TPOT
 
 #include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "pdscaler/planner/spec.h"
-#include "pdscaler/sim/trace.h"
+#include "pdscaler/sim/load.h"
 
 namespace pdscaler::sim {
+
+enum class Routing { LeastLoaded, Random };
+
+// Mechanisms of real engines beyond the profiles' TPOT(batch), each off by default. Their effect
+// on the seed paper's Figure 3 is measured in tests/sim/simulator_test.cpp (PaperValidation).
+struct EngineConfig {
+  // Host time between decode steps that the TPOT profile does not contain (scheduling,
+  // sampling, detokenisation; a profile measured end to end already includes it).
+  double decode_step_gap_s = 0;
+  // New requests are admitted by an iteration of their own that pauses the running batch, as
+  // SGLang's disaggregated decode does (its "prebuilt extend" batch); false: they join the next
+  // step of the running batch, as vLLM's scheduler does.
+  bool separate_admission = false;
+  // Length of that iteration; negative = a forward pass over the admitted requests, TPOT(k) for
+  // k admitted (what it costs when the engine runs the draft model of speculative decoding
+  // over them).
+  double admission_s = -1;
+};
 
 struct FleetConfig {
   planner::PlanInput model;  // SLOs, profiles, gpusPerReplica, min/max replicas
   double cold_start_s = 60;
-  double interval_s = 15;    // how often the policy is asked
-  int initial_prefill = 1;
+  double interval_s = 15;    // how often the policy is asked (a policy may ask for its own)
+  int initial_prefill = 1;   // instances serving from t = 0
   int initial_decode = 1;
-  double max_overrun_s = 3600;  // stop this long after the last arrival even if work remains
+  double max_overrun_s = 3600;  // stop this long after the load's end even if work remains
+  Routing prefill_routing = Routing::LeastLoaded;
+  Routing decode_routing = Routing::LeastLoaded;
+  EngineConfig engine;
+  double bin_s = 1;        // WindowStats::arrival_bins width
+  uint64_t seed = 1;       // random routing
+};
+
+// What one instance reports, like an engine's own metrics (Dynamo's per-worker load metrics).
+struct PrefillView {
+  bool ready = false;
+  double queued_tokens = 0;  // uncached input tokens queued or in service
+  int first_tokens = 0;      // requests this instance prefilled whose first token came in the window
+  double ttft_sum = 0;
+};
+struct DecodeView {
+  bool ready = false;
+  int batch = 0;             // requests in the running batch, now
+  int waiting = 0;           // requests waiting for a batch slot, now
+  double active_tokens = 0;  // context tokens of the running batch (input + output so far)
+  double tokens = 0;         // tokens generated in the window
+  double itl_token_sum = 0;  // sum over those tokens of the step time that produced them
 };
 
 // What a policy sees at each interval: like Prometheus over the last window, plus the fleet.
@@ -39,16 +79,23 @@ struct WindowStats {
   double input_tokens = 0;      // sums over the window's arrivals
   double input_tokens_sq = 0;
   double output_tokens = 0;
+  double prefill_work_s = 0;    // prefill service time of the window's arrivals, at the profile
+  std::vector<int> arrival_bins;  // arrivals per FleetConfig::bin_s, oldest first
   int first_tokens = 0;         // requests whose first token came in the window
   double ttft_sum = 0;
+  int ttft_met = 0;             // of those, within the TTFT target
   int finished = 0;             // requests that finished decoding in the window
   double tpot_sum = 0;
+  int tpot_met = 0;             // of those, within the TPOT target
   int prefill_ready = 0, prefill_starting = 0;
   int decode_ready = 0, decode_starting = 0;
   int prefill_waiting = 0;      // requests queued for prefill (not in service), now
+  double prefill_backlog_s = 0; // prefill service time queued or in service, now
   int decode_running = 0;       // requests in decode batches, now
   int decode_waiting = 0;       // requests waiting for a decode batch slot, now
-  double last_arrival_s = 0;    // the trace's last arrival (for policies that plan once)
+  std::vector<PrefillView> prefill_instances;  // ready and draining ones
+  std::vector<DecodeView> decode_instances;
+  double load_end_s = 0;        // when the load ends (for policies that plan once)
 };
 
 struct Target {
@@ -61,6 +108,9 @@ class Policy {
   virtual ~Policy() = default;
   virtual std::string name() const = 0;
   virtual Target decide(const WindowStats& w) = 0;
+  // The policy's own interval (DOPD re-plans every 10 s, Dynamo's load loop every 5 s); 0 = the
+  // fleet's interval.
+  virtual double interval_s() const { return 0; }
 };
 
 struct Sample {  // one per interval, for reports
@@ -78,15 +128,24 @@ struct Percentiles {
 
 struct Summary {
   std::string policy;
+  int initial_prefill = 0, initial_decode = 0;
   size_t requests = 0;
   size_t completed = 0;
   size_t slo_met = 0;
-  double slo_attainment = 0;         // slo_met / requests
+  double slo_attainment = 0;         // slo_met / requests (unfinished requests miss)
+  // A request is feasible if it would meet both targets alone on an idle fleet: its own prefill
+  // service time plus overhead within TTFT, and the decode step at batch 1 within TPOT.
+  size_t feasible = 0;
+  size_t feasible_met = 0;
+  double feasible_attainment = 0;    // feasible_met / feasible
+  double infeasible_share = 0;       // (requests - feasible) / requests
+  double ttft_attainment = 0;        // share of requests within TTFT
+  double tpot_attainment = 0;        // share of requests within TPOT
   double duration_s = 0;             // first arrival to last completion
   double goodput_tokens_per_s = 0;   // tokens (in + out) of SLO-meeting requests / duration
   double gpu_hours = 0;              // starting and draining instances count
   double goodput_tokens_per_gpu_hour = 0;
-  Percentiles ttft, tpot, e2e;
+  Percentiles ttft, tpot, e2e;       // of completed requests (quantiles within 0.1%)
   double mean_prefill = 0, mean_decode = 0;  // time-averaged instances held
   int max_prefill = 0, max_decode = 0;
   size_t events = 0;
@@ -97,9 +156,16 @@ struct SimResult {
   std::vector<Sample> timeline;
 };
 
-// Called now and then with the share of the trace's arrivals replayed, in [0, 1].
+// Called now and then with the share of the load's expected arrivals replayed, in [0, 1].
 using Progress = std::function<void(double)>;
 
+SimResult simulate(const Load& load, const FleetConfig& cfg, Policy& policy, const Progress& progress = {});
+// The same for a trace in memory.
 SimResult simulate(const Trace& trace, const FleetConfig& cfg, Policy& policy, const Progress& progress = {});
+
+// Service time of one prefill queue for a request of `input_tokens` (uncached part at the
+// profile's throughput, times the data-parallel width), and its TTFT overhead.
+double prefill_service_s(const planner::PlanInput& m, int input_tokens);
+double ttft_overhead_s(const planner::PlanInput& m, int input_tokens);
 
 }  // namespace pdscaler::sim
