@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 namespace pdscaler::planner {
@@ -120,7 +121,243 @@ std::pair<double, double> decode_fixed_point(const DecodeRole& dec, double x) {
   return {b, dec.tpot_by_batch.at(b).value};
 }
 
+double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+double normal_quantile(double p) {
+  double lo = -40, hi = 40;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (normal_cdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// The smallest n >= 1 with ok(n), for ok monotone in n (gallop, then bisect); -1 beyond 2^20.
+template <typename Ok>
+int least_count(Ok ok) {
+  int hi = 1;
+  while (!ok(hi)) {
+    if (hi > (1 << 20)) return -1;
+    hi *= 2;
+  }
+  int lo = hi / 2 + 1;
+  if (hi == 1) return 1;
+  while (lo < hi) {
+    const int mid = lo + (hi - lo) / 2;
+    if (ok(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return hi;
+}
+
 }  // namespace
+
+std::vector<std::pair<double, double>> lognormal_bands(double mean, double stddev) {
+  static const double kEdges[] = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1};
+  static const std::vector<double> kZ = [] {
+    std::vector<double> z;
+    for (double p : kEdges) z.push_back(p <= 0 || p >= 1 ? 0 : normal_quantile(p));
+    return z;
+  }();
+  std::vector<std::pair<double, double>> out;
+  if (!(stddev > 0) || !(mean > 0)) {
+    out.emplace_back(1.0, mean);
+    return out;
+  }
+  const double s2 = std::log(1 + (stddev / mean) * (stddev / mean)), s = std::sqrt(s2);
+  // E[X; z_a < Z < z_b] = mean (Phi(z_b - s) - Phi(z_a - s)) for X = exp(mu + s Z).
+  for (size_t i = 0; i + 1 < std::size(kEdges); ++i) {
+    const double pa = kEdges[i], pb = kEdges[i + 1];
+    const double ca = pa <= 0 ? 0 : normal_cdf(kZ[i] - s);
+    const double cb = pb >= 1 ? 1 : normal_cdf(kZ[i + 1] - s);
+    out.emplace_back(pb - pa, mean * (cb - ca) / (pb - pa));
+  }
+  return out;
+}
+
+std::vector<LengthCell> lognormal_cells(double mean, double stddev) {
+  std::vector<LengthCell> out;
+  if (!(stddev > 0) || !(mean > 0)) {
+    out.push_back({1, mean, mean});
+    return out;
+  }
+  const double s2 = std::log(1 + (stddev / mean) * (stddev / mean)), s = std::sqrt(s2);
+  const double mu = std::log(mean) - s2 / 2;
+  // The cells' probability edges and their standard normal quantiles, computed once. The first
+  // edge sits at a small quantile rather than 0; the last cell is a point near the top.
+  struct Edges {
+    std::vector<double> p, z;
+    double z_top = 0;
+  };
+  static const Edges kEdges = [] {
+    Edges e;
+    for (int i = 0; i <= 32; ++i) e.p.push_back(0.96 * i / 32);
+    for (double p : {0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 0.99999}) e.p.push_back(p);
+    for (double p : e.p) e.z.push_back(normal_quantile(std::max(p, 1e-6)));
+    e.z_top = normal_quantile(0.999995);
+    return e;
+  }();
+  auto at = [&](double z) { return std::exp(mu + s * z); };
+  for (size_t i = 0; i + 1 < kEdges.p.size(); ++i)
+    out.push_back({kEdges.p[i + 1] - kEdges.p[i], at(kEdges.z[i]), at(kEdges.z[i + 1])});
+  out.push_back({1 - kEdges.p.back(), at(kEdges.z_top), at(kEdges.z_top)});
+  return out;
+}
+
+AttainmentModel::AttainmentModel(const PlanInput& in) : in_(&in) {
+  const auto& w = in.workload;
+  const auto& p = in.prefill;
+  const double keep = 1 - w.prefix_cache_hit_rate;
+  const double dp = std::max(1, p.data_parallel_size);
+  auto service = [&](double len) {
+    const double u = len * keep;
+    return dp * u / p.max_throughput.at(std::max(1.0, u)).value;
+  };
+  auto overhead = [&](double len) { return p.overhead_s + p.overhead_per_input_token_s * len; };
+  auto add = [&](double weight, double lo, double hi) {
+    input_.push_back({weight, service(lo), overhead(lo), service(hi), overhead(hi)});
+  };
+  exponential_ = p.queue_model == QueueModel::MM1;
+  if (p.queue_model == QueueModel::MG1 && !w.input_length_distribution.empty()) {
+    for (const auto& b : w.input_length_distribution) add(b.weight, b.length, b.length);
+  } else if (p.queue_model == QueueModel::MG1 && w.input_length_stddev && *w.input_length_stddev > 0) {
+    for (const auto& c : lognormal_cells(mean_input_length(w), *w.input_length_stddev)) add(c.weight, c.lo, c.hi);
+  } else {
+    const double len = mean_input_length(w);
+    add(1, len, len);
+  }
+  const auto out = w.output_length_stddev ? lognormal_bands(w.output_length, *w.output_length_stddev)
+                                          : lognormal_bands(w.output_length, 0);
+  for (const auto& [weight, tokens] : out) output_.push_back({weight, std::max(1.0, tokens)});
+  max_batch_ = in.decode.tpot_by_batch.max_x();
+  if (in.decode.max_batch_size) max_batch_ = std::min(max_batch_, static_cast<double>(*in.decode.max_batch_size));
+  const double slack = in.slo.ttft_s;
+  double ttft_ok = 0, all = 0;
+  for (const auto& c : input_) {
+    all += c.weight;
+    if (exponential_ && c.overhead_s < slack) ttft_ok += c.weight;
+  }
+  if (!exponential_) ttft_ok = ttft_feasible_share(input_, slack) * all;
+  double single = 0, out_all = 0;
+  for (const auto& c : output_) {
+    out_all += c.weight;
+    if (c.tokens <= 1) single += c.weight;
+  }
+  const bool tpot_ok = in.decode.tpot_by_batch.at(1).value <= in.slo.tpot_s * (1 + 1e-9);
+  feasible_share_ = (all > 0 ? ttft_ok / all : 0) * (tpot_ok ? 1.0 : single / out_all);
+}
+
+WaitTail AttainmentModel::wait(double rps, int n) const {
+  for (const auto& c : waits_)
+    if (c.rps == rps && c.prefill == n) return c.w;
+  const double dp = std::max(1, in_->prefill.data_parallel_size);
+  const double disp = in_->workload.arrival_dispersion;
+  PrefillQueue q;
+  q.exponential_service = exponential_;
+  q.classes = input_;
+  if (in_->prefill.routing == Routing::LeastLoaded) {
+    q.servers = static_cast<int>(n * dp);
+    q.lambda = rps;
+    q.arrival_scv = disp;
+  } else {
+    // Each instance gets a random share: the thinned stream is closer to Poisson.
+    q.servers = static_cast<int>(dp);
+    q.lambda = n > 0 ? rps / n : kInf;
+    q.arrival_scv = n > 0 ? 1 + (disp - 1) / n : disp;
+  }
+  const WaitTail w = wait_tail(q);
+  if (waits_.size() >= 16) waits_.erase(waits_.begin());
+  waits_.push_back({rps, n, w});
+  return w;
+}
+
+double AttainmentModel::ttft(double rps, int n) const {
+  if (n <= 0) return rps > 0 ? 0 : 1;
+  return ttft_attainment(wait(rps, n), input_, in_->slo.ttft_s);
+}
+
+double AttainmentModel::departure_scv(double rps, int prefill) const {
+  const double ca2 = in_->workload.arrival_dispersion;
+  if (prefill <= 0) return ca2;
+  const WaitTail w = wait(rps, prefill);
+  if (!w.stable) return 1;  // overloaded prefill leaves at its service rate, roughly Poisson
+  const double rho = std::min(1.0, w.utilisation);
+  const double servers = in_->prefill.routing == Routing::LeastLoaded
+                             ? prefill * std::max(1, in_->prefill.data_parallel_size)
+                             : std::max(1, in_->prefill.data_parallel_size);
+  const double arriving = in_->prefill.routing == Routing::LeastLoaded ? ca2 : 1 + (ca2 - 1) / prefill;
+  return std::max(0.05, 1 + (1 - rho * rho) * (arriving - 1) + rho * rho * (w.service_scv - 1) / std::sqrt(servers));
+}
+
+DecodeState AttainmentModel::decode(double rps, int n, int prefill) const {
+  DecodeFleet f;
+  f.instances = n;
+  f.lambda = rps;
+  f.arrival_scv = departure_scv(rps, prefill);
+  f.routing = in_->decode.routing;
+  f.tpot_by_batch = &in_->decode.tpot_by_batch;
+  f.max_batch = max_batch_;
+  f.classes = output_;
+  return decode_state(f);
+}
+
+double AttainmentModel::tpot(double rps, int n, int prefill) const {
+  if (n <= 0) return rps > 0 ? 0 : 1;
+  DecodeFleet f;
+  f.instances = n;
+  f.lambda = rps;
+  f.arrival_scv = departure_scv(rps, prefill);
+  f.routing = in_->decode.routing;
+  f.tpot_by_batch = &in_->decode.tpot_by_batch;
+  f.max_batch = max_batch_;
+  f.classes = output_;
+  return tpot_attainment(f, decode_state(f), in_->slo.tpot_s);
+}
+
+namespace {
+
+// The largest rate in [0, hi] with share(rate) >= target, for share falling with the rate, to
+// a relative precision of 1e-6 (a known passing rate `known` narrows the search).
+template <typename Share>
+double max_rate(Share share, double hi, double target, double known = 0, double precision = 1e-6) {
+  double lo = known;
+  if (lo <= 0) {
+    if (share(hi * 1e-9) < target) return 0;
+  } else if (share(hi) >= target) {
+    return hi;
+  }
+  for (int i = 0; i < 80 && hi - lo > precision * hi; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (share(mid) >= target) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+}  // namespace
+
+double AttainmentModel::max_rate_ttft(int n, double share, double known) const {
+  double mean_s = 0, total = 0;
+  for (const auto& c : input_) {
+    mean_s += c.weight * c.service_s;
+    total += c.weight;
+  }
+  const double servers = n * std::max(1, in_->prefill.data_parallel_size);
+  return max_rate([&](double r) { return ttft(r, n); }, servers * total / std::max(1e-12, mean_s), share, known);
+}
+
+double AttainmentModel::max_rate_tpot(int n, double share, int prefill, double known) const {
+  double steps = 0, total = 0;
+  for (const auto& c : output_) {
+    steps += c.weight * std::max(0.0, c.tokens - 1);
+    total += c.weight;
+  }
+  steps = std::max(1e-9, steps / total);
+  // Beyond this rate even full batches at the fastest step cannot keep up.
+  const double hi = n * max_batch_ / (steps * in_->decode.tpot_by_batch.at(1).value);
+  return max_rate([&](double r) { return tpot(r, n, prefill); }, hi, share, known);
+}
 
 const char* constraint_field(Constraint c) {
   switch (c) {
@@ -162,8 +399,85 @@ Prediction predict(const PlanInput& in, const Derivation& d, int prefill_replica
     out.decode_batch = batch;
     out.tpot_s = tpot;
   }
+  // Per request, from the tail model.
+  const AttainmentModel model(in);
+  out.ttft_attainment = model.ttft(d.request_rate, prefill_replicas);
+  out.tpot_attainment = model.tpot(d.request_rate, decode_replicas, prefill_replicas);
+  out.attainment = out.ttft_attainment * out.tpot_attainment;
+  if (d.attainment_target > 0 && prefill_replicas > 0) {
+    // The TTFT that the target share of requests stays within.
+    const WaitTail wt = model.wait(d.request_rate, prefill_replicas);
+    out.ttft_at_percentile_s = ttft_quantile(wt, model.input_classes(), d.attainment_target);
+  }
   return out;
 }
+
+namespace {
+
+// The fewest GPUs whose predicted share of feasible requests within both SLOs reaches the target:
+// the least prefill that reaches it with perfect decode, the least decode likewise, then the
+// staircase between them (more prefill, fewer misses at TTFT, room for more at TPOT). Sets the
+// derivation's exact counts to the load over what the chosen counts carry at their shares.
+bool size_for_attainment(const PlanInput& in, const AttainmentModel& m, Plan& out, int& np, int& nd) {
+  Derivation& d = out.d;
+  const double a = *in.slo.attainment / 100;
+  const double lambda = d.request_rate;
+  d.attainment_target = a;
+  d.arrival_dispersion = in.workload.arrival_dispersion;
+  d.feasible_share = m.feasible_share();
+  if (lambda <= 0) {
+    d.prefill_exact = d.decode_exact = 0;
+    d.prefill_share_target = d.decode_share_target = 1;
+    np = nd = 0;
+    return true;
+  }
+  const int n_lo = least_count([&](int n) { return m.ttft(lambda, n) >= a; });
+  // The least decode with perfect prefill, at the smoothest departures any candidate prefill
+  // fleet gives (the least one, busiest): no staircase step needs fewer.
+  const int d_lo = n_lo < 0 ? -1 : least_count([&](int k) { return m.tpot(lambda, k, n_lo) >= a; });
+  if (n_lo < 0 || d_lo < 0) {
+    out.reasons.push_back("slo.attainment " + num(100 * a) + "% is out of reach: no fleet of up to 2^20 " +
+                          (n_lo < 0 ? "prefill" : "decode") + " replicas reaches it at this load");
+    return false;
+  }
+  const int gp = in.prefill.gpus_per_replica, gd = in.decode.gpus_per_replica;
+  int best_n = -1, best_d = -1, d_prev = -1;
+  double best_share = 0;
+  for (int n = n_lo;; ++n) {
+    const double ap = m.ttft(lambda, n);
+    auto ok = [&](int k) { return m.tpot(lambda, k, n) * ap >= a; };
+    // The least decode that keeps the product at the target. Decode sees this prefill fleet's
+    // departures, so it is searched for each prefill count, starting from the last one's answer.
+    int hi = d_prev > 0 ? d_prev : least_count(ok);
+    if (hi < 0) break;
+    while (!ok(hi)) ++hi;
+    while (hi > 1 && ok(hi - 1)) --hi;
+    d_prev = hi;
+    const double share = ap * m.tpot(lambda, hi, n);
+    const long long gpus = static_cast<long long>(n) * gp + static_cast<long long>(hi) * gd;
+    const long long best_gpus = static_cast<long long>(best_n) * gp + static_cast<long long>(best_d) * gd;
+    if (best_n < 0 || gpus < best_gpus || (gpus == best_gpus && share > best_share)) {
+      best_n = n;
+      best_d = hi;
+      best_share = share;
+    }
+    if (hi <= d_lo) break;  // decode cannot shrink further: more prefill only costs more
+    if (static_cast<long long>(n + 1) * gp + static_cast<long long>(d_lo) * gd > static_cast<long long>(best_n) * gp + static_cast<long long>(best_d) * gd) break;
+  }
+  d.prefill_share_target = a / m.tpot(lambda, best_d, best_n);
+  d.decode_share_target = a / m.ttft(lambda, best_n);
+  // The chosen counts meet their shares at this load: search above it.
+  d.prefill_exact = best_n * lambda / std::max(1e-12, m.max_rate_ttft(best_n, d.prefill_share_target, lambda));
+  d.decode_exact = best_d * lambda / std::max(1e-12, m.max_rate_tpot(best_d, d.decode_share_target, best_n, lambda));
+  d.prefill_exact = std::min(d.prefill_exact, static_cast<double>(best_n));
+  d.decode_exact = std::min(d.decode_exact, static_cast<double>(best_d));
+  d.ratio = d.decode_exact > 0 ? d.prefill_exact / d.decode_exact : 0;
+  np = best_n;
+  nd = best_d;
+  return true;
+}
+
+}  // namespace
 
 Plan plan(const PlanInput& in) {
   Plan out;
@@ -248,7 +562,8 @@ Plan plan(const PlanInput& in) {
   d.ratio = d.decode_throughput / (d.max_rate_per_prefill * d.output_length);
 
   auto size_role = [&](double exact, int lo, int hi, Constraint below, Constraint above) {
-    long long n = round_count(exact, in.rounding);
+    // With an attainment target the counts come whole: the least that reach it.
+    long long n = in.slo.attainment ? std::llround(exact) : round_count(exact, in.rounding);
     if (d.request_rate > 0 && n < 1) n = 1;  // a loaded role needs at least one replica
     if (n < lo) {
       out.limits.push_back(below);
@@ -260,9 +575,15 @@ Plan plan(const PlanInput& in) {
     }
     return static_cast<int>(n);
   };
-  int np = size_role(d.prefill_exact, in.prefill.min_replicas, in.prefill.max_replicas,
+  std::optional<AttainmentModel> model;
+  int need_p = -1, need_d = -1;  // with an attainment target: the least counts that reach it
+  if (in.slo.attainment) {
+    model.emplace(in);
+    if (!size_for_attainment(in, *model, out, need_p, need_d)) return out;
+  }
+  int np = size_role(need_p >= 0 ? need_p : d.prefill_exact, in.prefill.min_replicas, in.prefill.max_replicas,
                      Constraint::PrefillMinReplicas, Constraint::PrefillMaxReplicas);
-  int nd = size_role(d.decode_exact, dec.min_replicas, dec.max_replicas,
+  int nd = size_role(need_d >= 0 ? need_d : d.decode_exact, dec.min_replicas, dec.max_replicas,
                      Constraint::DecodeMinReplicas, Constraint::DecodeMaxReplicas);
 
   const int gp = in.prefill.gpus_per_replica;
@@ -278,14 +599,16 @@ Plan plan(const PlanInput& in) {
                             std::to_string(gd) + " decode = " + std::to_string(floor_gpus) + ")");
       return out;
     }
-    // The split with the most sustained goodput min(P capacity, D capacity); no role gets more
-    // than it needs, and among equals the one with fewer GPUs wins.
+    // The split with the most sustained goodput min(P capacity, D capacity) (with an attainment
+    // target: the most requests within both SLOs at this load); no role gets more than it needs,
+    // and among equals the one with fewer GPUs wins.
     const double per_d = d.decode_throughput / d.output_length;
     int best_p = in.prefill.min_replicas, best_d = dec.min_replicas;
     double best_goodput = -1;
     for (int p = in.prefill.min_replicas; p <= np && p * gp + dec.min_replicas * gd <= budget; ++p) {
       const int q = std::min(nd, (budget - p * gp) / gd);
-      const double goodput = std::min(p * d.max_rate_per_prefill, q * per_d);
+      const double goodput = model ? model->ttft(d.request_rate, p) * model->tpot(d.request_rate, q, p)
+                                   : std::min(p * d.max_rate_per_prefill, q * per_d);
       const bool better = goodput > best_goodput * (1 + 1e-12) ||
                           (std::abs(goodput - best_goodput) <= 1e-12 * goodput &&
                            p * gp + q * gd < best_p * gp + best_d * gd);
@@ -306,7 +629,17 @@ Plan plan(const PlanInput& in) {
   out.total_gpus = np * gp + nd * gd;
   out.notation = std::to_string(np) + "P" + std::to_string(nd) + "D";
   out.predicted = predict(in, d, np, nd);
-  out.meets_slo = out.predicted.capacity_requests_per_s >= d.request_rate * (1 - 1e-9);
+  if (model) {
+    // The most load this fleet carries with the target share of requests within both SLOs.
+    const double a = d.attainment_target;
+    out.meets_slo = out.predicted.attainment >= a * (1 - 1e-9);
+    const double known = out.meets_slo ? d.request_rate : 0;
+    const double hi = std::max(model->max_rate_ttft(np, a, known), 1e-9);
+    out.predicted.capacity_requests_per_s =
+        max_rate([&](double r) { return model->ttft(r, np) * model->tpot(r, nd, np); }, hi, a, known);
+  } else {
+    out.meets_slo = out.predicted.capacity_requests_per_s >= d.request_rate * (1 - 1e-9);
+  }
   return out;
 }
 

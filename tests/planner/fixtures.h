@@ -14,7 +14,8 @@ inline planner::Profile constant_profile(double y) {
 // 5 M tokens/minute, max prefill 28,300 tokens/s, 100 ms overhead, TPOT(34) = 20 ms.
 inline planner::PlanInput paper_example() {
   planner::PlanInput in;
-  in.slo = {2.0, 0.020, 0};
+  in.slo.ttft_s = 2.0;
+  in.slo.tpot_s = 0.020;
   in.workload.rate_unit = planner::RateUnit::TokensPerSecond;
   in.workload.rate = 5e6 / 60;
   in.workload.input_length = 6144;

@@ -42,7 +42,8 @@ struct PrefillInst {
   State state = State::Starting;
   std::deque<int> queue;
   std::vector<int> serving;  // request per data-parallel slot, -1 when free
-  double work = 0;           // service seconds queued or in service
+  std::vector<double> started;  // when each slot's request started
+  double work = 0;           // service seconds queued or in service (in-service ones whole)
   double tokens = 0;         // uncached input tokens queued or in service
   int first_tokens = 0;      // in the current window
   double ttft_sum = 0;
@@ -77,7 +78,7 @@ double percentile(std::vector<double>& v, double p) {
 }
 
 Percentiles summarise(const LogHistogram& h) {
-  return {h.mean(), h.quantile(0.5), h.quantile(0.9), h.quantile(0.99)};
+  return {h.mean(), h.quantile(0.5), h.quantile(0.9), h.quantile(0.99), h.quantile(0.999)};
 }
 
 class Engine {
@@ -183,6 +184,7 @@ class Engine {
     PrefillInst p;
     p.state = State::Gone;
     p.serving.assign(static_cast<size_t>(dp_), -1);
+    p.started.assign(static_cast<size_t>(dp_), 0);
     prefill_.push_back(std::move(p));
     set_state(prefill_.back(), ready ? State::Ready : State::Starting, held_prefill_);
     if (!ready) push(now_ + cfg_.cold_start_s, Kind::InstanceReady, static_cast<int>(prefill_.size() - 1), 0);
@@ -202,13 +204,29 @@ class Engine {
     return d.target_sum - static_cast<long long>(d.batch.size()) * steps + d.waiting_tokens;
   }
 
-  // The ready instance a new request goes to; -1 if none is ready.
+  // Service seconds an instance has left: its queue and what remains of the requests in service.
+  double remaining_work(const PrefillInst& p) const {
+    double w = p.work;
+    for (size_t s = 0; s < p.serving.size(); ++s)
+      if (p.serving[s] >= 0) w -= std::min(now_ - p.started[s], flights_[static_cast<size_t>(p.serving[s])].service);
+    return w;
+  }
+
+  // The ready instance a new request goes to; -1 if none is ready. Least loaded: the one with
+  // the least work left (queued tokens and the progress of the prefill in service), so a request
+  // waits as in one pooled FCFS queue.
   int route_to_prefill() {
     if (cfg_.prefill_routing == Routing::Random) return random_ready(prefill_);
     int best = -1;
-    for (size_t i = 0; i < prefill_.size(); ++i)
-      if (prefill_[i].state == State::Ready && (best < 0 || prefill_[i].work < prefill_[static_cast<size_t>(best)].work))
+    double best_work = 0;
+    for (size_t i = 0; i < prefill_.size(); ++i) {
+      if (prefill_[i].state != State::Ready) continue;
+      const double w = remaining_work(prefill_[i]);
+      if (best < 0 || w < best_work) {
         best = static_cast<int>(i);
+        best_work = w;
+      }
+    }
     return best;
   }
   int route_to_decode() {
@@ -275,6 +293,7 @@ class Engine {
       const int r = p.queue.front();
       p.queue.pop_front();
       p.serving[s] = r;
+      p.started[s] = now_;
       push(now_ + flights_[static_cast<size_t>(r)].service, Kind::PrefillDone, i, static_cast<int>(s));
     }
   }
@@ -458,7 +477,8 @@ class Engine {
   void start_window(double t) {
     win_ = WindowStats{};
     win_start_ = t;
-    win_.arrival_bins.assign(static_cast<size_t>(std::max(1.0, std::ceil(interval_ / cfg_.bin_s - 1e-9))), 0);
+    // At most an hour of bins (a policy that is asked rarely gets its last bin fuller).
+    win_.arrival_bins.assign(static_cast<size_t>(std::clamp(std::ceil(interval_ / cfg_.bin_s - 1e-9), 1.0, 3600.0)), 0);
     win_load_tokens_ = 0;
     win_ttfts_.clear();
     win_tpots_.clear();
@@ -480,7 +500,7 @@ class Engine {
     for (const auto& p : prefill_) {
       if (p.state == State::Gone || p.state == State::Starting) continue;
       w.prefill_waiting += static_cast<int>(p.queue.size());
-      w.prefill_backlog_s += p.work;
+      w.prefill_backlog_s += remaining_work(p);
       w.prefill_instances.push_back({p.state == State::Ready, p.tokens, p.first_tokens, p.ttft_sum});
     }
     w.decode_waiting = static_cast<int>(decode_backlog_.size());
@@ -527,7 +547,7 @@ class Engine {
   }
   static bool idle(const DecodeInst& d) { return d.batch.empty() && d.waiting.empty() && d.admitting.empty(); }
 
-  double load_of(const PrefillInst& p) const { return p.work; }
+  double load_of(const PrefillInst& p) const { return remaining_work(p); }
   double load_of(const DecodeInst& d) const { return static_cast<double>(decode_work(d)); }
 
   // Up: take back draining instances first (they are warm), then start new ones. Down: cancel

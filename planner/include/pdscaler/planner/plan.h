@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pdscaler/planner/spec.h"
+#include "pdscaler/planner/tails.h"
 
 namespace pdscaler::planner {
 
@@ -46,9 +47,15 @@ struct Derivation {
   double decode_batch = 0;          // largest batch meeting TPOT
   double decode_tpot_at_batch_s = 0;
   double decode_throughput = 0;     // TP_d = b / TPOT(b), tokens/s per replica
-  double prefill_exact = 0;         // N_p, eq. (5)
-  double decode_exact = 0;          // N_d, eq. (6)
+  double prefill_exact = 0;         // N_p, eq. (5); with an attainment target, the load over what
+  double decode_exact = 0;          // N_d, eq. (6)   the chosen count carries at its share, times it
   double ratio = 0;                 // N_p / N_d, eq. (7)
+  // With slo.attainment: the target, and the shares each role was sized to (their product meets it).
+  double attainment_target = 0;     // share of feasible requests; 0 = the paper's mean model
+  double prefill_share_target = 0;
+  double decode_share_target = 0;
+  double arrival_dispersion = 1;
+  double feasible_share = 1;        // of all requests, those that can meet both targets alone
 };
 
 struct RolePlan {
@@ -65,6 +72,50 @@ struct Prediction {
   double tpot_s = 0;             // +inf when decode cannot keep up
   double decode_batch = 0;       // steady-state batch per decode replica (Little's law)
   double capacity_requests_per_s = 0;  // the most load this fleet sustains within the SLOs
+  // Per request (the tail model), of the requests that can meet both targets alone:
+  double ttft_attainment = 0;    // share within TTFT
+  double tpot_attainment = 0;    // share within TPOT
+  double attainment = 0;         // within both (the two taken as independent)
+};
+
+// The per-request model of one spec: the share of requests meeting TTFT for a prefill fleet, and
+// TPOT for a decode fleet, at a load, with the spec's lengths, routing and burstiness (tails.h).
+// It refers to the spec, which must outlive it; one model is for one thread.
+class AttainmentModel {
+ public:
+  explicit AttainmentModel(const PlanInput& in);
+  double ttft(double requests_per_s, int prefill_replicas) const;
+  // Decode sees the prefill fleet's departures, smoother than its arrivals where prefill is
+  // busy: with `prefill_replicas` (> 0) their dispersion is used, else the arrivals'.
+  double tpot(double requests_per_s, int decode_replicas, int prefill_replicas = 0) const;
+  WaitTail wait(double requests_per_s, int prefill_replicas) const;
+  DecodeState decode(double requests_per_s, int decode_replicas, int prefill_replicas = 0) const;
+  // The squared CV of the gaps between requests leaving prefill (Whitt's approximation for a
+  // multi-server queue: c_d^2 = 1 + (1 - rho^2)(c_a^2 - 1) + rho^2 (c_s^2 - 1) / sqrt(c)).
+  double departure_scv(double requests_per_s, int prefill_replicas) const;
+  // Share of all requests that can meet both targets alone on an idle fleet.
+  double feasible_share() const { return feasible_share_; }
+  // The largest arrival rate at which `replicas` keep `share` (bisection on the rate, above
+  // `known` when a rate that keeps it is known).
+  double max_rate_ttft(int prefill_replicas, double share, double known = 0) const;
+  double max_rate_tpot(int decode_replicas, double share, int prefill_replicas = 0, double known = 0) const;
+  const std::vector<ServiceClass>& input_classes() const { return input_; }
+  const std::vector<OutputClass>& output_classes() const { return output_; }
+
+ private:
+  // The waits of the last few (rate, prefill) pairs asked: sizing asks the same ones often.
+  struct CachedWait {
+    double rps;
+    int prefill;
+    WaitTail w;
+  };
+  mutable std::vector<CachedWait> waits_;
+  const PlanInput* in_;
+  std::vector<ServiceClass> input_;
+  std::vector<OutputClass> output_;
+  bool exponential_ = false;
+  double feasible_share_ = 1;
+  double max_batch_ = 1;
 };
 
 struct Plan {
@@ -93,6 +144,17 @@ struct Quantity {
   std::string unit;
   std::string meaning;
 };
+// Length classes for the tail model: a lognormal of the given mean and standard deviation in 15
+// bands (finer in the upper tail), each at its conditional mean, with its probability.
+std::vector<std::pair<double, double>> lognormal_bands(double mean, double stddev);
+// The same distribution as 42 cells between quantiles (32 up to the 96th percentile, then finer),
+// each spreading its probability evenly between its ends; the last, above 1 - 1e-5, a point.
+struct LengthCell {
+  double weight = 0;
+  double lo = 0, hi = 0;
+};
+std::vector<LengthCell> lognormal_cells(double mean, double stddev);
+
 // The derivation as named rows, in the order the model computes them.
 std::vector<Quantity> explain(const Plan& p);
 

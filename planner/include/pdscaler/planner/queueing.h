@@ -10,6 +10,10 @@ namespace pdscaler::planner {
 
 enum class QueueModel { MM1, MD1, MG1 };
 
+// How a router spreads requests over instances: to the one with the least work queued (requests
+// then wait as in one pooled multi-server queue), or uniformly at random (a queue per instance).
+enum class Routing { LeastLoaded, Random };
+
 struct ServiceMoments {
   double mean_s = 0;         // E[S]
   double second_moment = 0;  // E[S^2], s^2

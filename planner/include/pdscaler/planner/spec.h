@@ -17,6 +17,10 @@ struct Slo {
   double ttft_s = 0;
   double tpot_s = 0;
   double ttft_percentile = 0;  // 0 = mean TTFT (the paper); otherwise in (0, 100)
+  // Percent of requests that must meet both targets (of those that can meet them alone on an idle
+  // fleet). Absent: the paper's model, on mean TTFT and the mean decode batch. Set, it covers TTFT
+  // per request, so ttft_percentile must then be 0.
+  std::optional<double> attainment;
 };
 
 // How the offered load is stated; all are converted to requests/s with the mean lengths.
@@ -35,7 +39,11 @@ struct Workload {
   // Spread of input lengths, for M/G/1: either a standard deviation or a histogram.
   std::optional<double> input_length_stddev;
   std::vector<LengthBucket> input_length_distribution;
+  std::optional<double> output_length_stddev;  // spread of output lengths (the decode tail)
   double prefix_cache_hit_rate = 0;  // share of input tokens served from cache, [0, 1)
+  // Burstiness of arrivals: the index of dispersion of counts (the squared coefficient of
+  // variation of inter-arrival times for a renewal process). 1 = Poisson.
+  double arrival_dispersion = 1;
 };
 
 struct PrefillRole {
@@ -45,6 +53,7 @@ struct PrefillRole {
   double overhead_per_input_token_s = 0;  // KV transfer that grows with input length
   int data_parallel_size = 1;             // independent queues per replica
   QueueModel queue_model = QueueModel::MM1;
+  Routing routing = Routing::LeastLoaded;
   int min_replicas = 1;
   int max_replicas = 1000;
 };
@@ -53,6 +62,7 @@ struct DecodeRole {
   int gpus_per_replica = 1;
   Profile tpot_by_batch;  // seconds per output token against batch size; NonDecreasing
   std::optional<int> max_batch_size;  // e.g. what KV-cache memory allows at this context length
+  Routing routing = Routing::LeastLoaded;
   int min_replicas = 1;
   int max_replicas = 1000;
 };

@@ -3,8 +3,9 @@
 // scaling policy asked at every interval. Prefill instances: an FCFS queue per data-parallel
 // group, service time from the prefill profile at the request's (uncached) input length, then the
 // KV-transfer overhead. Decode instances: continuous batching, each step takes TPOT(current batch)
-// from the decode profile; requests join and leave between steps. Routing: least outstanding work
-// (what a load-balancing router approximates) or uniformly at random among ready instances. A new
+// from the decode profile; requests join and leave between steps. Routing: least work left (the
+// prefill instance that frees up soonest, the decode instance with the fewest tokens to generate:
+// what a load-balancing router approximates) or uniformly at random among ready instances. A new
 // instance serves only after the cold start; a removed one takes no new work and finishes what it
 // has. Requests are streamed from the load and forgotten once finished, so memory does not grow
 // with the run's length. Pure and deterministic: same inputs, same result.
@@ -23,7 +24,7 @@
 
 namespace pdscaler::sim {
 
-enum class Routing { LeastLoaded, Random };
+using planner::Routing;  // least loaded or random, as the planner models it
 
 // Mechanisms of real engines beyond the profiles' TPOT(batch), each off by default. Their effect
 // on the seed paper's Figure 3 is measured in tests/sim/simulator_test.cpp (PaperValidation).
@@ -123,7 +124,7 @@ struct Sample {  // one per interval, for reports
 };
 
 struct Percentiles {
-  double mean = 0, p50 = 0, p90 = 0, p99 = 0;
+  double mean = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0;
 };
 
 struct Summary {
