@@ -63,10 +63,25 @@ int main(int argc, char** argv) {
   plan_cmd->add_option("--prefix-cache-hit-rate", o.prefix_cache_hit_rate,
                        "what-if share of input tokens served from cache, [0, 1)")
       ->check(CLI::Range(0.0, 0.999999));
+  // What-if flags of the per-request model, shared by plan and simulate.
+  auto model_flags = [](CLI::App* cmd, PlanOverrides& ov) {
+    cmd->add_option("--attainment", ov.attainment,
+                    "what-if slo.attainment: percent of requests within both TTFT and TPOT, e.g. 99")
+        ->check(CLI::Range(0.0, 100.0).description("in (0, 100)"));
+    cmd->add_option("--arrival-dispersion", ov.arrival_dispersion,
+                    "what-if burstiness of arrivals: index of dispersion (1 = Poisson)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--output-length-stddev", ov.output_length_stddev, "what-if spread of output lengths (tokens)")
+        ->check(CLI::NonNegativeNumber);
+  };
+  model_flags(plan_cmd, o);
+  plan_cmd->add_option("--routing", o.routing, "what-if routing of both roles: least-loaded | random")
+      ->check(CLI::IsMember({"least-loaded", "random"}));
 
   SimulateOptions so;
   CLI::App* sim_cmd = app.add_subcommand(
       "simulate", "Replay a trace or synthetic load under scaling policies: SLO attainment, GPU-hours, goodput");
+  model_flags(sim_cmd, so.overrides);
   sim_cmd->add_option("-f,--file", so.file, "PDDeployment manifest (profiles, SLOs, limits)")->required();
   sim_cmd->add_option("--trace", so.trace, "trace file (default: synthetic Poisson load)");
   sim_cmd->add_option("--trace-format", so.trace_format, "azure | csv | jsonl")
@@ -112,8 +127,9 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--target-attainment", so.target_attainment,
                       "percent of feasible requests meeting both SLOs that best-static must reach")
       ->check(CLI::Range(0.0, 100.0).description("in (0, 100)"))->capture_default_str();
-  sim_cmd->add_option("--routing", so.routing, "least-loaded | random")
-      ->check(CLI::IsMember({"least-loaded", "random"}))->capture_default_str();
+  sim_cmd->add_option("--routing", so.overrides.routing,
+                      "routing of both roles, simulated and modelled: least-loaded | random (default: the spec's)")
+      ->check(CLI::IsMember({"least-loaded", "random"}));
   sim_cmd->add_option("--decode-step-gap", so.decode_step_gap, "host time between decode steps beyond the profile")
       ->capture_default_str();
   sim_cmd->add_option("--admission", so.admission,

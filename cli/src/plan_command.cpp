@@ -88,6 +88,18 @@ std::optional<std::string> apply_overrides(const PlanOverrides& o, codec::PDDepl
              "spec.workload.inputLengthStdDev nor spec.workload.inputLengthDistribution";
   }
   if (o.prefix_cache_hit_rate) w.prefix_cache_hit_rate = *o.prefix_cache_hit_rate;
+  if (o.attainment) {
+    slo.attainment = *o.attainment;
+    if (slo.ttft_percentile > 0 && !o.ttft_percentile) slo.ttft_percentile = 0;  // attainment covers TTFT per request
+    if (slo.ttft_percentile > 0)
+      return "--attainment and --ttft-percentile exclude each other: the attainment target covers TTFT per request";
+  }
+  if (o.arrival_dispersion) w.arrival_dispersion = *o.arrival_dispersion;
+  if (o.output_length_stddev) w.output_length_stddev = *o.output_length_stddev;
+  if (o.routing) {
+    const auto r = *o.routing == "random" ? planner::Routing::Random : planner::Routing::LeastLoaded;
+    d.plan.prefill.routing = d.plan.decode.routing = r;
+  }
   return std::nullopt;
 }
 

@@ -27,6 +27,10 @@ struct PlanOverrides {
   std::optional<std::string> rounding;     // ceil | nearest
   std::optional<std::string> queue_model;  // mm1 | md1 | mg1
   std::optional<double> prefix_cache_hit_rate;
+  std::optional<double> attainment;           // percent of requests within both SLOs
+  std::optional<double> arrival_dispersion;   // 1 = Poisson
+  std::optional<double> output_length_stddev;
+  std::optional<std::string> routing;         // least-loaded | random (both roles)
 };
 
 struct PlanOptions {

@@ -199,6 +199,10 @@ void run_all(std::vector<std::function<void()>>& tasks, int jobs) {
 int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err) {
   auto decoded = load_manifest(o.file, err);
   if (!decoded) return kExitBadInput;
+  if (auto bad = apply_overrides(o.overrides, *decoded)) {
+    err << "pdscaler: " << *bad << "\n";
+    return kExitBadInput;
+  }
   const planner::PlanInput& m = decoded->plan;
   auto interval = duration_arg("--interval", o.interval, false, err);
   auto cold = duration_arg("--cold-start", o.cold_start, true, err);
@@ -215,8 +219,8 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
     err << "pdscaler: --seeds: expected at least 1, got " << o.seeds << "\n";
     return kExitBadInput;
   }
-  if (!(o.target_attainment > 0 && o.target_attainment < 100)) {
-    err << "pdscaler: --target-attainment: expected a percentage in (0, 100), got " << o.target_attainment << "\n";
+  if (o.target_attainment && !(*o.target_attainment > 0 && *o.target_attainment < 100)) {
+    err << "pdscaler: --target-attainment: expected a percentage in (0, 100), got " << *o.target_attainment << "\n";
     return kExitBadInput;
   }
   if (!o.trace.empty() + !o.load_curve.empty() > 1) {
@@ -255,14 +259,15 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
   base.model = m;
   base.cold_start_s = *cold;
   base.interval_s = *interval;
-  base.prefill_routing = base.decode_routing = o.routing == "random" ? sim::Routing::Random : sim::Routing::LeastLoaded;
+  base.prefill_routing = m.prefill.routing;
+  base.decode_routing = m.decode.routing;
   base.engine.decode_step_gap_s = *gap;
   base.engine.separate_admission = o.admission == "separate";
   base.engine.admission_s = *admission_s;
   sim::ClairvoyantConfig cc;
   cc.cold_start_s = *cold;
   cc.interval_s = *interval;
-  const double target = o.target_attainment / 100;
+  const double target = o.target_attainment.value_or(m.slo.attainment.value_or(99)) / 100;
 
   // Every adaptive policy starts from the same fleet, serving from t = 0: the one the clairvoyant
   // reference would ask for the first cold start plus interval (or --initial).
@@ -362,7 +367,12 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
                                 m.decode.min_replicas, m.decode.max_replicas);
   settings.seeds = seeds;
   settings.target = target;
-  settings.routing = o.routing;
+  settings.sizing = m.slo.attainment ? fmt::format("planners size for {:g}% of requests (slo.attainment)", *m.slo.attainment)
+                                     : std::string("planners size for means (the paper's model)");
+  auto routing_name = [](planner::Routing r) { return r == planner::Routing::Random ? "random" : "least-loaded"; };
+  settings.routing = m.prefill.routing == m.decode.routing
+                         ? std::string(routing_name(m.prefill.routing))
+                         : fmt::format("prefill {}, decode {}", routing_name(m.prefill.routing), routing_name(m.decode.routing));
   std::vector<std::string> mech;
   if (*gap > 0) mech.push_back("decode step gap " + codec::format_duration(*gap));
   if (base.engine.separate_admission)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pdscaler/sim/simulator.h"
+#include "plan_command.h"
 
 namespace pdscaler::cli {
 
@@ -38,8 +39,9 @@ struct SimulateOptions {
   unsigned long long seed = 1;      // first seed
   int seeds = 1;                    // runs per policy, seeds seed .. seed + seeds - 1
   int jobs = 0;                     // simulations run at once; 0 = one per core
-  double target_attainment = 99;    // percent of feasible requests, for best-static and the ratios
-  std::string routing = "least-loaded";  // least-loaded | random
+  std::optional<double> target_attainment;  // percent of feasible requests for best-static and the
+                                            // ratios; default: the spec's slo.attainment, else 99
+  PlanOverrides overrides;          // what-if model flags (attainment, dispersion, routing, ...)
   std::string decode_step_gap = "0s";
   std::string admission = "merged";      // merged | separate
   std::string admission_time = "step";   // a duration, or "step" (a forward pass over the admitted)

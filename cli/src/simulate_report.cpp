@@ -124,10 +124,10 @@ std::string header(const SimSettings& s, const codec::PDDeployment& d) {
   else seeds = fmt::format("{} seeds ({}..{}), mean ±95% interval", s.seeds.size(), s.seeds.front(), s.seeds.back());
   return fmt::format(
       "load: {}\ncold start {}, policy interval {}, initial fleet {}; limits {}\n"
-      "SLO per request: TTFT <= {}, TPOT <= {}; target {:.4g}% of feasible requests; routing {}; engine: {}; {}\n",
+      "SLO per request: TTFT <= {}, TPOT <= {}; target {:.4g}% of feasible requests; {}; routing {}; engine: {}; {}\n",
       s.load, codec::format_duration(s.cold_start_s), codec::format_duration(s.interval_s), s.initial, s.limits,
       codec::format_duration(d.plan.slo.ttft_s), codec::format_duration(d.plan.slo.tpot_s), 100 * s.target,
-      s.routing, s.engine, seeds);
+      s.sizing, s.routing, s.engine, seeds);
 }
 
 // A small line chart as inline SVG: one or more series over the same x.

@@ -21,6 +21,7 @@ struct SimSettings {
   double target = 0.99;   // share of feasible requests
   std::string routing;
   std::string engine;     // engine mechanisms switched on, or "profiles only"
+  std::string sizing;     // what the planning policies size for
 };
 
 std::string render_table(const SimSettings& s, const codec::PDDeployment& d, const std::vector<PolicyRuns>& runs);

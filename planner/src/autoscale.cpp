@@ -15,9 +15,88 @@ PlanInput at_load(PlanInput spec, const MeasuredLoad& load) {
     w.input_length_distribution.clear();
     w.input_length_stddev.reset();
     if (spec.prefill.queue_model == QueueModel::MG1 && load.input_stddev) w.input_length_stddev = *load.input_stddev;
+    if (load.output_stddev) w.output_length_stddev = *load.output_stddev;
   }
   if (load.prefix_cache_hit_rate) w.prefix_cache_hit_rate = std::clamp(*load.prefix_cache_hit_rate, 0.0, 0.99);
+  if (load.dispersion) w.arrival_dispersion = std::clamp(*load.dispersion, 0.2, 1000.0);
   return spec;
+}
+
+void PeakEnvelope::observe(double t_s, double rate) {
+  samples_.emplace_back(t_s, rate);
+  // Keep a day at most; callers ask for far less.
+  while (!samples_.empty() && samples_.front().first < t_s - 86400) samples_.pop_front();
+}
+
+double PeakEnvelope::envelope(double horizon_s, double memory_s, double q) const {
+  if (samples_.empty()) return 0;
+  const double now = samples_.back().first;
+  std::vector<double> peaks;
+  for (size_t i = 0; i < samples_.size(); ++i) {
+    if (samples_[i].first < now - memory_s) continue;
+    double peak = 0;
+    for (size_t j = i; j < samples_.size() && samples_[j].first <= samples_[i].first + horizon_s; ++j)
+      peak = std::max(peak, samples_[j].second);
+    peaks.push_back(peak);
+  }
+  if (peaks.empty()) return 0;
+  const size_t k = std::min(peaks.size() - 1, static_cast<size_t>(q * static_cast<double>(peaks.size() - 1) + 0.5));
+  std::nth_element(peaks.begin(), peaks.begin() + static_cast<long>(k), peaks.end());
+  return peaks[k];
+}
+
+void SeasonalForecaster::observe(double t_s, double rate) {
+  if (first_t_ < 0) first_t_ = t_s;
+  const auto k = static_cast<long long>(std::floor(t_s / bucket_s_));
+  if (!buckets_.empty() && buckets_.back().first == k) {
+    buckets_.back().second.first += rate;
+    buckets_.back().second.second += 1;
+  } else if (buckets_.empty() || k > buckets_.back().first) {
+    buckets_.push_back({k, {rate, 1}});
+  }
+  while (!buckets_.empty() && buckets_.front().first < k - static_cast<long long>(keep_)) buckets_.pop_front();
+  // Forecasts made for now: how far off were they?
+  while (!pending_.empty() && pending_.front().first <= t_s) {
+    const double f = pending_.front().second;
+    pending_.pop_front();
+    if (rate <= 0 && f <= 0) continue;
+    const double rel = (rate - f) / std::max(rate, f);
+    err_var_ = errors_ < 20 ? (err_var_ * errors_ + rel * rel) / (errors_ + 1) : 0.95 * err_var_ + 0.05 * rel * rel;
+    ++errors_;
+  }
+}
+
+void SeasonalForecaster::record(double for_t_s, double forecast) {
+  if (!pending_.empty() && for_t_s <= pending_.back().first) return;
+  pending_.emplace_back(for_t_s, forecast);
+}
+
+double SeasonalForecaster::mean_over(double from_s, double to_s) const {
+  const auto a = static_cast<long long>(std::floor(from_s / bucket_s_)), b = static_cast<long long>(std::floor(to_s / bucket_s_));
+  auto it = std::lower_bound(buckets_.begin(), buckets_.end(), a, [](const auto& x, long long k) { return x.first < k; });
+  double sum = 0;
+  int n = 0;
+  for (; it != buckets_.end() && it->first <= b; ++it) {
+    sum += it->second.first / it->second.second;
+    ++n;
+  }
+  return n > 0 ? sum / n : std::nan("");
+}
+
+std::optional<double> SeasonalForecaster::forecast(double t_s, double from_s, double to_s) const {
+  if (first_t_ < 0 || t_s - first_t_ < period_s_) return std::nullopt;
+  // Today's last hour against the same hour a period ago: the level correction.
+  const double now = mean_over(t_s - 3600, t_s), then = mean_over(t_s - 3600 - period_s_, t_s - period_s_);
+  if (!(now >= 0) || !(then > 0)) return std::nullopt;
+  const double ratio = std::clamp(now / then, 0.2, 5.0);
+  // The busiest bucket of the same stretch a period ago.
+  const auto a = static_cast<long long>(std::floor((t_s + from_s - period_s_) / bucket_s_));
+  const auto b = static_cast<long long>(std::floor((t_s + to_s - period_s_) / bucket_s_));
+  auto it = std::lower_bound(buckets_.begin(), buckets_.end(), a, [](const auto& x, long long k) { return x.first < k; });
+  double peak = -1;
+  for (; it != buckets_.end() && it->first <= b; ++it) peak = std::max(peak, it->second.first / it->second.second);
+  if (peak < 0) return std::nullopt;
+  return peak * ratio;
 }
 
 void Forecaster::observe(double t_s, double value) {
@@ -41,7 +120,7 @@ void Forecaster::observe(double t_s, double value) {
 
 double Forecaster::forecast(double horizon_s, double z) const {
   // Never forecast below the current level on a falling trend: scale-down is the stabiliser's job.
-  const double point = level_ + std::max(0.0, trend_) * horizon_s;
+  const double point = level_ + std::min(std::max(0.0, trend_) * horizon_s, kMaxMargin * std::max(level_, 0.0));
   // The error spread right after a level shift is the shift itself, not noise: cap the margin at
   // kMaxMargin of the level so one step does not provision far above the new load for minutes.
   const double margin = std::min(z * std::sqrt(err_var_), kMaxMargin * std::max(level_, 0.0));
@@ -156,6 +235,10 @@ Autoscaler::Autoscaler(PlanInput spec, AutoscalerConfig cfg)
     : spec_(std::move(spec)), cfg_(cfg), prefill_(cfg.stabilizer), decode_(cfg.stabilizer),
       calibrator_(cfg.calibration) {}
 
+void Autoscaler::seed_seasonal(const std::vector<std::pair<double, double>>& points) {
+  for (const auto& [t, r] : points) season_.observe(t, r);
+}
+
 void Autoscaler::hold(double t_s, int current_prefill, int current_decode) {
   prefill_.apply(t_s, current_prefill, current_prefill, current_prefill);
   decode_.apply(t_s, current_decode, current_decode, current_decode);
@@ -189,27 +272,74 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     decode_.remember(s.t_s, current_decode);
   }
   rate_.observe(s.t_s, s.requests_per_s);
-  // Lengths: smoothed, and only from windows that saw requests (an idle window has no lengths).
+  peaks_.observe(s.t_s, s.requests_per_s);
+  if (cfg_.seasonal) season_.observe(s.t_s, s.requests_per_s);
+  // Lengths and burstiness: smoothed, and only from windows that saw requests (an idle window
+  // has no lengths).
+  auto smooth = [](std::optional<double>& into, const std::optional<double>& x, double a) {
+    if (x) into = into ? a * *x + (1 - a) * *into : *x;
+  };
   if (s.requests_per_s > 0 && s.mean_input > 0 && s.mean_output > 0) {
     const double a = have_lengths_ ? 0.3 : 1.0;
     mean_in_ = a * s.mean_input + (1 - a) * mean_in_;
     mean_out_ = a * s.mean_output + (1 - a) * mean_out_;
     if (s.input_stddev) sd_in_ = a * *s.input_stddev + (1 - a) * sd_in_;
-    if (s.prefix_cache_hit_rate)
-      prefix_hit_ = prefix_hit_ ? 0.3 * *s.prefix_cache_hit_rate + 0.7 * *prefix_hit_ : *s.prefix_cache_hit_rate;
+    smooth(sd_out_, s.output_stddev, a);
+    smooth(prefix_hit_, s.prefix_cache_hit_rate, 0.3);
+    if (s.dispersion) {
+      dispersions_.push_back(*s.dispersion);
+      if (dispersions_.size() > 20) dispersions_.pop_front();
+    }
     have_lengths_ = true;
   }
   Recommendation out;
   const double horizon = cfg_.startup_s + cfg_.interval_s;
-  out.provisioned_rate = std::max(s.requests_per_s, rate_.forecast(horizon, cfg_.forecast_z));
+  out.provisioned_rate = rate_.forecast(horizon, cfg_.forecast_z);
   out.method = "holt-linear forecast " + std::to_string(static_cast<int>(horizon)) + "s ahead at z=" +
                std::to_string(cfg_.forecast_z).substr(0, 4);
+  if (cfg_.envelope_quantile > 0) {
+    // Bursts are remembered for two horizons (one to notice, one to have the instances back),
+    // and at least the scale-down window.
+    const double memory = std::max(cfg_.stabilizer.scale_down_window_s, 2 * horizon);
+    const double env = peaks_.envelope(horizon, memory, cfg_.envelope_quantile);
+    if (env > out.provisioned_rate) {
+      out.provisioned_rate = env;
+      out.method = "burst envelope: the " + std::to_string(static_cast<int>(100 * cfg_.envelope_quantile)) +
+                   "th percentile of the load's peaks over " + std::to_string(static_cast<int>(horizon)) +
+                   "s windows in the last " + std::to_string(static_cast<int>(memory)) + "s";
+    }
+  }
+  if (cfg_.seasonal) {
+    // The same time a day before, scaled to today: what the instances asked for now will meet.
+    if (const auto day = season_.forecast(s.t_s, cfg_.startup_s, horizon)) {
+      season_.record(s.t_s + cfg_.startup_s, *day);
+      const double upper = *day * (1 + cfg_.forecast_z * season_.relative_error());
+      if (upper > out.provisioned_rate) {
+        out.provisioned_rate = upper;
+        out.method = "daily seasonal forecast " + std::to_string(static_cast<int>(horizon)) +
+                     "s ahead (the same time a day before, scaled by the last hour) at z=" +
+                     std::to_string(cfg_.forecast_z).substr(0, 4);
+      } else {
+        out.method += ", above the daily seasonal forecast";
+      }
+    }
+  }
 
   // The spec at the measured load: what the window saw, for calibration and prediction.
   MeasuredLoad seen;
   seen.requests_per_s = s.requests_per_s;
-  if (have_lengths_) seen = {s.requests_per_s, mean_in_, mean_out_, sd_in_, prefix_hit_};
+  // Burstiness: the median of the last windows' estimates (one window is noisy, and a transient
+  // is not the traffic's nature), never planned below Poisson (an estimate under 1 is noise more
+  // often than smoother traffic).
+  std::optional<double> burst;
+  if (!dispersions_.empty()) {
+    std::vector<double> d(dispersions_.begin(), dispersions_.end());
+    std::nth_element(d.begin(), d.begin() + static_cast<long>(d.size() / 2), d.end());
+    burst = std::max(1.0, d[d.size() / 2]);
+  }
+  if (have_lengths_) seen = {s.requests_per_s, mean_in_, mean_out_, sd_in_, prefix_hit_, burst, sd_out_};
   const PlanInput measured = at_load(spec_, seen);
+  out.dispersion = measured.workload.arrival_dispersion;
   if (s.prefill_ready >= 0 && s.decode_ready >= 0) {
     calibrator_.observe(measured, {s.t_s, s.requests_per_s, s.completed_requests, s.ttft_s, s.tpot_s, s.prefill_ready,
                                    s.decode_ready});
@@ -224,15 +354,38 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   in.workload.rate = out.provisioned_rate;
   out.plan = plan(in);
   out.input = in;
+  // Backlog: requests already queued get the capacity to drain within one interval once the new
+  // instances serve, on top of the forecast (a burst's backlog, not only its rate).
+  const double drain_s = std::max(cfg_.interval_s, spec_.slo.ttft_s);
+  // A queue the running prefill clears within the TTFT budget is the ordinary wait the tail
+  // model already covers; only more than that is a backlog.
+  const double queued_s = s.prefill_waiting * out.plan.d.service_mean_s / std::max(1, current_prefill);
+  out.backlog_rate = queued_s > std::max(0.0, out.plan.d.queue_budget_s) ? s.prefill_waiting / drain_s : 0;
+  const double decode_backlog = s.decode_waiting / drain_s;
+  Plan prefill_plan = out.plan, decode_plan = out.plan;
+  if (out.plan.feasible && (out.backlog_rate > 0 || decode_backlog > 0)) {
+    PlanInput more = in;
+    if (out.backlog_rate > 0) {
+      more.workload.rate = out.provisioned_rate + out.backlog_rate;
+      prefill_plan = plan(more);
+    }
+    if (decode_backlog > 0) {
+      more.workload.rate = out.provisioned_rate + decode_backlog;
+      decode_plan = plan(more);
+    }
+    if (!prefill_plan.feasible) prefill_plan = out.plan;
+    if (!decode_plan.feasible) decode_plan = out.plan;
+    out.method += ", with the queued requests drained within " + std::to_string(static_cast<int>(drain_s)) + "s";
+  }
   if (!out.plan.feasible) {
     out.prefill = current_prefill;
     out.decode = current_decode;
     record({s.t_s, s.requests_per_s, current_prefill, current_decode});
     return out;
   }
-  record({s.t_s, s.requests_per_s, out.plan.prefill.replicas, out.plan.decode.replicas});
-  out.prefill = prefill_.apply(s.t_s, out.plan.prefill.replicas, out.plan.d.prefill_exact, current_prefill);
-  out.decode = decode_.apply(s.t_s, out.plan.decode.replicas, out.plan.d.decode_exact, current_decode);
+  record({s.t_s, s.requests_per_s, prefill_plan.prefill.replicas, decode_plan.decode.replicas});
+  out.prefill = prefill_.apply(s.t_s, prefill_plan.prefill.replicas, prefill_plan.d.prefill_exact, current_prefill);
+  out.decode = decode_.apply(s.t_s, decode_plan.decode.replicas, decode_plan.d.decode_exact, current_decode);
   return out;
 }
 

@@ -277,3 +277,119 @@ TEST(Autoscaler, MeasuredPrefixHitsAndLengthSpreadReachThePlan) {
 
 }  // namespace
 }  // namespace pdscaler::planner
+
+// The live policy's per-request planning: burstiness, backlog, the burst envelope and the daily
+// seasonal forecast.
+namespace pdscaler::planner {
+namespace {
+
+PlanInput attainment_spec() {
+  PlanInput in = testing::paper_example();
+  in.slo.attainment = 99;
+  in.prefill.queue_model = QueueModel::MD1;
+  in.prefill.max_replicas = in.decode.max_replicas = 1000;
+  return in;
+}
+
+TEST(Seasonal, ForecastsTheSameTimeADayBeforeScaledByTheLastHour) {
+  SeasonalForecaster f;
+  auto daily = [](double t) { return 10 + 8 * std::sin(2 * M_PI * t / 86400); };
+  for (double t = 0; t < 86400; t += 60) f.observe(t, daily(t));
+  EXPECT_FALSE(f.forecast(86399, 600, 615)) << "not a day of history yet";
+  // The second day runs 20% above the first.
+  for (double t = 86400; t < 86400 + 6 * 3600; t += 60) f.observe(t, 1.2 * daily(t));
+  const double now = 86400 + 6 * 3600;
+  const auto ahead = f.forecast(now, 600, 615);
+  ASSERT_TRUE(ahead);
+  EXPECT_NEAR(*ahead, 1.2 * daily(now + 615), 0.05 * daily(now));
+}
+
+TEST(Seasonal, ADataGapIsMissingNotZero) {
+  SeasonalForecaster f;
+  for (double t = 0; t < 86400; t += 60)
+    if (t < 40000 || t > 44000) f.observe(t, 50);  // no data for an hour
+  for (double t = 86400; t < 86400 + 40000; t += 60) f.observe(t, 50);
+  // A day after the gap: the hour ahead a day before has no data, so no forecast rather than 0.
+  EXPECT_FALSE(f.forecast(86400 + 40600, 600, 615));
+  EXPECT_TRUE(f.forecast(86400 + 30000, 600, 615));
+}
+
+TEST(Autoscaler, TheSeasonalForecastProvisionsBeforeTheDailyRise) {
+  // A day of history from the caller (as the operator reads it from Prometheus), then a rise that
+  // the last hour does not show yet: with a 10-minute start-up, seasonal asks for it in time.
+  auto rate = [](double t) {
+    const double h = std::fmod(t, 86400) / 3600;
+    return h < 8 ? 4.0 : 12.0;
+  };
+  AutoscalerConfig c = testing::autoscaler_config(600, 15, 1.28);
+  Autoscaler seasonal(attainment_spec(), c);
+  c.seasonal = false;
+  Autoscaler trend(attainment_spec(), c);
+  std::vector<std::pair<double, double>> day;
+  for (double t = 0; t < 86400; t += 60) day.emplace_back(t, rate(t));
+  seasonal.seed_seasonal(day);
+  Recommendation rs, rt;
+  for (double t = 86400; t < 86400 + 8 * 3600 - 600; t += 15) {
+    rs = seasonal.step(testing::load_at(t, rate(t)), rs.prefill ? rs.prefill : 2, rs.decode ? rs.decode : 2);
+    rt = trend.step(testing::load_at(t, rate(t)), rt.prefill ? rt.prefill : 2, rt.decode ? rt.decode : 2);
+  }
+  // Ten minutes before the rise: the seasonal forecast already plans for 12 req/s.
+  EXPECT_NE(rs.method.find("seasonal"), std::string::npos) << rs.method;
+  EXPECT_GT(rs.provisioned_rate, 11);
+  EXPECT_LT(rt.provisioned_rate, 6);
+  EXPECT_GT(rs.prefill, rt.prefill);
+}
+
+TEST(Autoscaler, BurstinessIsTheMedianOfRecentWindowsAndNeverBelowPoisson) {
+  Autoscaler a(attainment_spec(), testing::autoscaler_config(60, 15, 0));
+  Recommendation r;
+  for (int i = 0; i < 20; ++i) {
+    LoadSample s = testing::load_at(i * 15.0, 12);
+    s.dispersion = i == 7 ? 50.0 : 4.0;  // one odd window
+    r = a.step(s, 4, 4);
+  }
+  EXPECT_DOUBLE_EQ(r.dispersion, 4);
+  Autoscaler b(attainment_spec(), testing::autoscaler_config(60, 15, 0));
+  LoadSample smooth = testing::load_at(0, 12);
+  smooth.dispersion = 0.4;
+  EXPECT_DOUBLE_EQ(b.step(smooth, 4, 4).dispersion, 1);
+  // Burstier arrivals need more prefill for the same share.
+  Autoscaler poisson(attainment_spec(), testing::autoscaler_config(60, 15, 0));
+  EXPECT_GT(r.plan.prefill.replicas, poisson.step(testing::load_at(0, 12), 4, 4).plan.prefill.replicas);
+}
+
+TEST(Autoscaler, AQueueBeyondTheTtftBudgetGetsCapacityToDrain) {
+  Autoscaler a(attainment_spec(), testing::autoscaler_config(60, 15, 0));
+  LoadSample s = testing::load_at(0, 12);
+  const Recommendation calm = a.step(s, 4, 4);
+  Autoscaler b(attainment_spec(), testing::autoscaler_config(60, 15, 0));
+  s.prefill_waiting = 2;  // 2 x 217 ms over 4 instances: within the 1.9 s budget, ordinary
+  EXPECT_EQ(b.step(s, 4, 4).backlog_rate, 0);
+  Autoscaler c(attainment_spec(), testing::autoscaler_config(60, 15, 0));
+  s.prefill_waiting = 300;  // a burst's backlog: 16 s of work per instance
+  const Recommendation r = c.step(s, 4, 4);
+  EXPECT_NEAR(r.backlog_rate, 300 / 15.0, 1e-9);
+  EXPECT_GT(r.prefill, calm.prefill);
+  EXPECT_NE(r.method.find("queued requests drained"), std::string::npos);
+}
+
+TEST(Autoscaler, TheBurstEnvelopeKeepsCapacityForBurstsThatComeBack) {
+  // Bursts of 20 req/s for a minute every three minutes, 2 req/s between them.
+  auto rate = [](double t) { return std::fmod(t, 180) < 60 ? 20.0 : 2.0; };
+  AutoscalerConfig c = testing::autoscaler_config(60, 15, 0);
+  Autoscaler with(attainment_spec(), c);
+  c.envelope_quantile = 0;
+  Autoscaler without(attainment_spec(), c);
+  Recommendation rw, ro;
+  for (double t = 0; t < 900 + 150; t += 15) {
+    rw = with.step(testing::load_at(t, rate(t)), rw.prefill ? rw.prefill : 4, 4);
+    ro = without.step(testing::load_at(t, rate(t)), ro.prefill ? ro.prefill : 4, 4);
+  }
+  // Between bursts (t = 1035, 75 s into the quiet), the envelope still plans for the bursts.
+  EXPECT_GT(rw.provisioned_rate, 15);
+  EXPECT_LT(ro.provisioned_rate, 5);
+  EXPECT_NE(rw.method.find("burst envelope"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pdscaler::planner

@@ -291,8 +291,10 @@ class DopdPolicy final : public Policy {
   DopdPolicy(const PlanInput& m, DopdConfig c)
       : m_(m), c_(c), rate_(c.samples, c.alpha, c.beta), in_(c.samples, c.alpha, c.beta),
         out_(c.samples, c.alpha, c.beta), sd_(c.samples, c.alpha, c.beta) {
-    // Prefill cost is convex in input length: plan with the lengths' spread (M/G/1).
+    // Prefill cost is convex in input length: plan with the lengths' spread (M/G/1), on the
+    // paper's mean-SLO model (DOPD sizes the P/D ratio for means, not per-request shares).
     m_.prefill.queue_model = planner::QueueModel::MG1;
+    m_.slo.attainment.reset();
   }
   std::string name() const override { return "dopd"; }
   double interval_s() const override { return c_.interval_s; }
@@ -310,7 +312,8 @@ class DopdPolicy final : public Policy {
     if (w.prefill_starting + w.decode_starting > 0) return last_;  // a scale-up is still starting
     planner::MeasuredLoad next;
     next.requests_per_s = rate_.forecast(1);
-    if (have_lengths_) next = {next.requests_per_s, in_.forecast(1), out_.forecast(1), sd_.forecast(1), std::nullopt};
+    if (have_lengths_)
+      next = {next.requests_per_s, in_.forecast(1), out_.forecast(1), sd_.forecast(1), std::nullopt, std::nullopt, std::nullopt};
     const planner::Plan p = planner::plan(planner::at_load(m_, next));
     if (p.feasible) last_ = {p.prefill.replicas, p.decode.replicas};
     return last_;
@@ -336,6 +339,10 @@ class PdscalerPolicy final : public Policy {
     s.mean_input = seen.mean_input;
     s.mean_output = seen.mean_output;
     s.input_stddev = seen.input_stddev;
+    s.output_stddev = seen.output_stddev;
+    s.dispersion = seen.dispersion;
+    s.prefill_waiting = w.prefill_waiting;
+    s.decode_waiting = w.decode_waiting;
     const auto r = a_.step(s, w.prefill_ready + w.prefill_starting, w.decode_ready + w.decode_starting);
     return {r.prefill, r.decode};
   }
@@ -346,6 +353,20 @@ class PdscalerPolicy final : public Policy {
 
 }  // namespace
 
+std::optional<double> count_dispersion(const std::vector<int>& bins) {
+  if (bins.size() < 3) return std::nullopt;
+  // Variance over mean of the per-bin counts: swings of the rate within the window count too,
+  // since at seconds a queue feels them as bursts.
+  double sum = 0, sq = 0;
+  for (int c : bins) {
+    sum += c;
+    sq += static_cast<double>(c) * c;
+  }
+  const double n = static_cast<double>(bins.size()), mean = sum / n;
+  if (mean <= 0) return std::nullopt;
+  return std::max(0.0, (sq - n * mean * mean) / (n - 1)) / mean;
+}
+
 planner::MeasuredLoad measured_load(const WindowStats& w) {
   planner::MeasuredLoad m;
   m.requests_per_s = w.window_s > 0 ? w.arrivals / w.window_s : 0;
@@ -353,14 +374,19 @@ planner::MeasuredLoad measured_load(const WindowStats& w) {
     m.mean_input = w.input_tokens / w.arrivals;
     m.mean_output = w.output_tokens / w.arrivals;
     m.input_stddev = std::sqrt(std::max(0.0, w.input_tokens_sq / w.arrivals - m.mean_input * m.mean_input));
+    m.output_stddev = std::sqrt(std::max(0.0, w.output_tokens_sq / w.arrivals - m.mean_output * m.mean_output));
+    m.dispersion = count_dispersion(w.arrival_bins);
   }
   return m;
 }
 
-std::unique_ptr<StaticPolicy> make_paper_policy(const PlanInput& model, const Load& load, double window_s) {
+std::unique_ptr<StaticPolicy> make_paper_policy(const PlanInput& spec, const Load& load, double window_s) {
   const Peak peak = peak_load(load, window_s);
+  PlanInput model = spec;
+  model.slo.attainment.reset();  // the paper's formula, on means
   const planner::Plan p = planner::plan(
-      planner::at_load(model, {peak.requests_per_s, peak.mean_input, peak.mean_output, std::nullopt, std::nullopt}));
+      planner::at_load(model, {peak.requests_per_s, peak.mean_input, peak.mean_output, std::nullopt, std::nullopt,
+                               std::nullopt, std::nullopt}));
   const int np = p.feasible ? p.prefill.replicas : model.prefill.max_replicas;
   const int nd = p.feasible ? p.decode.replicas : model.decode.max_replicas;
   return std::make_unique<StaticPolicy>(np, nd, "paper");

@@ -18,7 +18,7 @@ planner::MeasuredLoad window_load(const std::deque<Request>& reqs, double from, 
   planner::MeasuredLoad m;
   const double span = std::max(1e-9, to - from);
   const double sub = std::min(sub_s, span);
-  double in = 0, in_sq = 0, out = 0;
+  double in = 0, in_sq = 0, out = 0, out_sq = 0;
   size_t n = 0, lo = 0;
   double peak = 0;
   std::vector<double> arrivals;
@@ -29,6 +29,7 @@ planner::MeasuredLoad window_load(const std::deque<Request>& reqs, double from, 
     in += r.input_tokens;
     in_sq += static_cast<double>(r.input_tokens) * r.input_tokens;
     out += r.output_tokens;
+    out_sq += static_cast<double>(r.output_tokens) * r.output_tokens;
     ++n;
   }
   // The most arrivals in any sub-window [t, t + sub) within [from, to].
@@ -37,10 +38,17 @@ planner::MeasuredLoad window_load(const std::deque<Request>& reqs, double from, 
     peak = std::max(peak, static_cast<double>(hi - lo + 1));
   }
   m.requests_per_s = peak / sub;
+  // The arrivals' dispersion over 1 s bins, as the policies measure it.
+  if (!arrivals.empty() && span >= 3) {
+    std::vector<int> bins(static_cast<size_t>(span), 0);
+    for (double t : arrivals) bins[std::min(bins.size() - 1, static_cast<size_t>(t - from))] += 1;
+    m.dispersion = count_dispersion(bins);
+  }
   if (n > 0) {
     m.mean_input = in / static_cast<double>(n);
     m.mean_output = out / static_cast<double>(n);
     m.input_stddev = std::sqrt(std::max(0.0, in_sq / static_cast<double>(n) - m.mean_input * m.mean_input));
+    m.output_stddev = std::sqrt(std::max(0.0, out_sq / static_cast<double>(n) - m.mean_output * m.mean_output));
   }
   return m;
 }
@@ -50,6 +58,21 @@ Target need(const PlanInput& model, const planner::MeasuredLoad& load) {
   const planner::Plan p = planner::plan(planner::at_load(model, load));
   if (!p.feasible) return {model.prefill.max_replicas, model.decode.max_replicas};
   return {p.prefill.replicas, p.decode.replicas};
+}
+
+// The most either role needs over [from, to]: each sub-window (half overlapping) planned at its
+// own rate, lengths and burstiness, so a burst of long prompts is sized as what it is.
+Target peak_need(const PlanInput& model, const std::deque<Request>& reqs, double from, double to, double sub_s) {
+  const double span = std::max(1e-9, to - from), sub = std::min(sub_s, span);
+  Target t{0, 0};
+  for (double a = from; a < to - 1e-9; a += sub / 2) {
+    const double b = std::min(to, a + sub);
+    const Target n = need(model, window_load(reqs, b - sub, b, sub));
+    t.prefill = std::max(t.prefill, n.prefill);
+    t.decode = std::max(t.decode, n.decode);
+    if (b >= to) break;
+  }
+  return t;
 }
 
 class ClairvoyantPolicy final : public Policy {
@@ -66,9 +89,8 @@ class ClairvoyantPolicy final : public Policy {
     read_until(now + c_.cold_start_s + c_.interval_s);
     while (!ahead_.empty() && ahead_.front().arrival_s < now) ahead_.pop_front();
     // What new instances asked for now will meet, and what the running ones meet until then.
-    const Target up = need(m_, window_load(ahead_, now + c_.cold_start_s, now + c_.cold_start_s + c_.interval_s,
-                                           c_.sub_window_s));
-    const Target hold = need(m_, window_load(ahead_, now, now + c_.cold_start_s + c_.interval_s, c_.sub_window_s));
+    const Target up = peak_need(m_, ahead_, now + c_.cold_start_s, now + c_.cold_start_s + c_.interval_s, c_.sub_window_s);
+    const Target hold = peak_need(m_, ahead_, now, now + c_.cold_start_s + c_.interval_s, c_.sub_window_s);
     const int cur_p = w.prefill_ready + w.prefill_starting, cur_d = w.decode_ready + w.decode_starting;
     return {std::max(up.prefill, std::min(cur_p, hold.prefill)), std::max(up.decode, std::min(cur_d, hold.decode))};
   }
@@ -102,7 +124,7 @@ Target clairvoyant_start(const PlanInput& model, const Load& load, ClairvoyantCo
   auto r = load.read();
   const double until = c.cold_start_s + c.interval_s;
   for (Request q; r->next(q) && q.arrival_s <= until;) head.push_back(q);
-  const Target t = need(model, window_load(head, 0, until, c.sub_window_s));
+  const Target t = peak_need(model, head, 0, until, c.sub_window_s);
   return {std::max(1, t.prefill), std::max(1, t.decode)};
 }
 

@@ -263,6 +263,7 @@ class Engine {
     win_.input_tokens += q.input_tokens;
     win_.input_tokens_sq += static_cast<double>(q.input_tokens) * q.input_tokens;
     win_.output_tokens += q.output_tokens;
+    win_.output_tokens_sq += static_cast<double>(q.output_tokens) * q.output_tokens;
     win_.prefill_work_s += f.service;
     const auto bin = static_cast<size_t>(std::max(0.0, (now_ - win_start_) / cfg_.bin_s));
     if (bin < win_.arrival_bins.size()) ++win_.arrival_bins[bin];

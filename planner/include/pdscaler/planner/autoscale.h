@@ -7,6 +7,7 @@
 //   Recommendation r = a.step({.t_s = now, .requests_per_s = 12.5, .mean_input = 6144, ...},
 //                             current_prefill, current_decode);
 
+#include <cmath>
 #include <deque>
 #include <functional>
 #include <vector>
@@ -24,6 +25,8 @@ struct MeasuredLoad {
   double mean_output = 0;
   std::optional<double> input_stddev;           // for an MG1 prefill
   std::optional<double> prefix_cache_hit_rate;  // where the engine reports it
+  std::optional<double> dispersion;             // of arrivals (index of dispersion of counts)
+  std::optional<double> output_stddev;
 };
 
 // The spec with its workload replaced by `load`: every policy that plans (pdscaler's, the
@@ -37,7 +40,8 @@ class Forecaster {
   Forecaster(double alpha = 0.5, double beta = 0.2) : alpha_(alpha), beta_(beta) {}
   void observe(double t_s, double value);
   // The value `horizon_s` ahead at quantile z (0 = the point forecast; 1.28 = p90), with the
-  // quantile's margin at most kMaxMargin of the current level.
+  // quantile's margin, and the trend's rise over the horizon, each at most kMaxMargin of the
+  // current level (a burst's slope is not a trend to extrapolate).
   double forecast(double horizon_s, double z) const;
   static constexpr double kMaxMargin = 0.25;
   static constexpr double kMaxGap = 300;  // seconds between points beyond which the trend restarts
@@ -49,6 +53,50 @@ class Forecaster {
   double err_var_ = 0;
   double last_t_ = 0;
   int n_ = 0;
+};
+
+// The peaks the load reached over windows as long as the forecast horizon, in the recent past: a
+// load whose bursts come and go faster than instances start has to be provisioned for the bursts
+// it keeps having, not for the quiet between them. envelope() is a high quantile of those peaks;
+// for a smooth load it stays close to the current rate.
+class PeakEnvelope {
+ public:
+  void observe(double t_s, double rate);
+  // The `q` quantile of the highest rate within [t, t + horizon_s] over the samples of the last
+  // `memory_s` (0 without samples).
+  double envelope(double horizon_s, double memory_s, double q) const;
+
+ private:
+  std::deque<std::pair<double, double>> samples_;
+};
+
+// Daily seasonality of the request rate: per-bucket means over the last days, so the rate a
+// start-up time ahead can be read off the same time of day before, scaled by how today compares
+// with it over the last hour (a seasonal-naive forecast with a level correction). Buckets with no
+// measurement (metrics down, data gaps) are missing, never zero.
+class SeasonalForecaster {
+ public:
+  explicit SeasonalForecaster(double period_s = 86400, double bucket_s = 60, int periods = 2)
+      : period_s_(period_s), bucket_s_(bucket_s), keep_(static_cast<size_t>(periods * period_s / bucket_s)) {}
+  void observe(double t_s, double rate);
+  // The highest rate expected over [t + from_s, t + to_s], or nothing without a period of history
+  // (or when the same time a period ago, or the last hour, has no data).
+  std::optional<double> forecast(double t_s, double from_s, double to_s) const;
+  // Remembers a forecast made for time `for_t_s`, to learn the forecast's error when it comes.
+  void record(double for_t_s, double forecast);
+  // The seasonal forecast's relative error at the horizon it was last asked for, as a standard
+  // deviation (an exponentially weighted estimate from the forecasts it made and what came).
+  double relative_error() const { return std::sqrt(err_var_); }
+
+ private:
+  double mean_over(double from_s, double to_s) const;  // NaN without data
+  double period_s_, bucket_s_;
+  size_t keep_;
+  std::deque<std::pair<long long, std::pair<double, int>>> buckets_;  // bucket index -> (sum, count)
+  std::deque<std::pair<double, double>> pending_;  // (time it is for, forecast made for it)
+  double err_var_ = 0.04;                          // prior: 20%
+  int errors_ = 0;
+  double first_t_ = -1;
 };
 
 struct StabilizerConfig {
@@ -131,7 +179,18 @@ struct LoadSample {
   double mean_input = 0;
   double mean_output = 0;
   std::optional<double> input_stddev;
+  std::optional<double> output_stddev;
   std::optional<double> prefix_cache_hit_rate;  // where the engine reports it
+  std::optional<double> dispersion;             // index of dispersion of arrival counts, measured
+  // Work already queued: requests waiting for prefill, and for a decode batch slot (absent: none
+  // known).
+  double prefill_waiting = 0;
+  double decode_waiting = 0;
+  // The rate a day earlier, where the caller has history the autoscaler has not seen (the
+  // operator asks Prometheus with `offset 1d`): at the same time, and the highest over the
+  // horizon ahead. Absent, the autoscaler uses what it observed itself.
+  std::optional<double> day_ago_rate;
+  std::optional<double> day_ago_ahead_rate;
   // For calibration (absent: the window is not used).
   double completed_requests = 0;
   std::optional<double> ttft_s;
@@ -144,6 +203,10 @@ struct AutoscalerConfig {
   double startup_s = 60;      // time from asking to serving (measured pod start-up in the operator)
   double interval_s = 15;     // how often step() is called
   double forecast_z = 1.28;   // provision for the forecast's p90
+  bool seasonal = true;       // use the daily seasonal forecast once a day of history is there
+  // The burst envelope: the 80th percentile of the load's peaks over horizon-long windows in the
+  // last max(scale-down window, 2 horizons); 0 turns it off.
+  double envelope_quantile = 0.8;
   StabilizerConfig stabilizer;
   CalibrationConfig calibration;
 };
@@ -163,6 +226,8 @@ struct Recommendation {
   PlanInput input;            // what was planned: calibrated, at the provisioned load
   double provisioned_rate = 0;  // requests/s planned for
   std::string method;         // how the load was chosen, for status
+  double dispersion = 1;      // the arrivals' dispersion planned with
+  double backlog_rate = 0;    // requests/s added for the prefill queue to drain
   CalibrationState calibration;
   // The calibrated model's TTFT/TPOT for the fleet that served the window, at the measured load
   // (absent without ready counts), to set beside the observed ones.
@@ -175,6 +240,9 @@ class Autoscaler {
   Recommendation step(const LoadSample& s, int current_prefill, int current_decode);
   // The start-up time to look ahead over, once measured on the cluster.
   void set_startup_s(double s) { cfg_.startup_s = s; }
+  // Past rates (time, requests/s) the autoscaler did not observe itself, e.g. a day read from
+  // Prometheus at start-up, for the seasonal forecast.
+  void seed_seasonal(const std::vector<std::pair<double, double>>& points);
   // No measurement at `t_s` (metrics missing): the current counts count as recommended, so a
   // scale-down needs a full window of good measurements after the data comes back.
   void hold(double t_s, int current_prefill, int current_decode);
@@ -193,10 +261,14 @@ class Autoscaler {
   PlanInput spec_;
   AutoscalerConfig cfg_;
   Forecaster rate_;
+  SeasonalForecaster season_;
+  PeakEnvelope peaks_;
   Stabilizer prefill_, decode_;
   Calibrator calibrator_;
   std::deque<HistoryPoint> history_;
   double mean_in_ = 0, mean_out_ = 0, sd_in_ = 0;
+  std::optional<double> sd_out_;
+  std::deque<double> dispersions_;  // the last windows' estimates (their median is used)
   std::optional<double> prefix_hit_;
   bool have_lengths_ = false;
 };

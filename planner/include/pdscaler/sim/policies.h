@@ -78,7 +78,12 @@ std::unique_ptr<Policy> make_dopd_policy(const planner::PlanInput& model, DopdCo
 
 std::unique_ptr<Policy> make_pdscaler_policy(const planner::PlanInput& model, planner::AutoscalerConfig c);
 
-// What a policy sees of a window, as the planner's measured load (rate and mean lengths).
+// What a policy sees of a window, as the planner's measured load: rate, mean lengths and their
+// spread, and the arrivals' dispersion (the index of dispersion of the window's per-bin counts).
 planner::MeasuredLoad measured_load(const WindowStats& w);
+
+// Index of dispersion (variance over mean) of arrival counts per bin; nothing for fewer than
+// three bins or no arrivals.
+std::optional<double> count_dispersion(const std::vector<int>& bins);
 
 }  // namespace pdscaler::sim

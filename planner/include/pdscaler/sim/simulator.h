@@ -80,6 +80,7 @@ struct WindowStats {
   double input_tokens = 0;      // sums over the window's arrivals
   double input_tokens_sq = 0;
   double output_tokens = 0;
+  double output_tokens_sq = 0;
   double prefill_work_s = 0;    // prefill service time of the window's arrivals, at the profile
   std::vector<int> arrival_bins;  // arrivals per FleetConfig::bin_s, oldest first
   int first_tokens = 0;         // requests whose first token came in the window
