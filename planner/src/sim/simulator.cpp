@@ -44,6 +44,7 @@ struct PrefillInst {
   std::vector<int> serving;  // request per data-parallel slot, -1 when free
   std::vector<double> started;  // when each slot's request started
   double work = 0;           // service seconds queued or in service (in-service ones whole)
+  double free_at = 0;        // one data-parallel group: when its queue runs dry
   double tokens = 0;         // uncached input tokens queued or in service
   int first_tokens = 0;      // in the current window
   double ttft_sum = 0;
@@ -206,6 +207,7 @@ class Engine {
 
   // Service seconds an instance has left: its queue and what remains of the requests in service.
   double remaining_work(const PrefillInst& p) const {
+    if (dp_ == 1) return std::max(0.0, p.free_at - now_);
     double w = p.work;
     for (size_t s = 0; s < p.serving.size(); ++s)
       if (p.serving[s] >= 0) w -= std::min(now_ - p.started[s], flights_[static_cast<size_t>(p.serving[s])].service);
@@ -282,6 +284,7 @@ class Engine {
     auto& p = prefill_[static_cast<size_t>(i)];
     const Flight& f = flights_[static_cast<size_t>(r)];
     p.work += f.service;
+    p.free_at = std::max(p.free_at, now_) + f.service;
     p.tokens += f.input * (1 - m_.workload.prefix_cache_hit_rate);
     p.queue.push_back(r);
     start_prefill(i);

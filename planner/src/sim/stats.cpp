@@ -6,13 +6,28 @@
 namespace pdscaler::sim {
 namespace {
 
-// Buckets grow by 0.2% from 1 microsecond to 10^6 s: the geometric midpoint of a bucket is
-// within 0.1% of any value in it.
-constexpr double kLow = 1e-6;
-constexpr double kHigh = 1e6;
-constexpr double kGrowth = 1.002;
-const double kLogGrowth = std::log(kGrowth);
-const size_t kBuckets = static_cast<size_t>(std::ceil(std::log(kHigh / kLow) / std::log(kGrowth))) + 2;
+// Values from 2^-20 s (about a microsecond) to 2^20 s: each power of two split into 1024 equal
+// sub-buckets of its mantissa, so a bucket is at most 0.2% wide and its midpoint within 0.1% of
+// any value in it. The bucket comes from the float's exponent and mantissa: no logarithm.
+constexpr int kLowExp = -20, kHighExp = 20, kSub = 1024;
+constexpr size_t kBuckets = static_cast<size_t>((kHighExp - kLowExp) * kSub) + 2;
+const double kLow = std::ldexp(0.5, kLowExp + 1);
+
+size_t bucket_of(double v) {
+  int e = 0;
+  const double m = std::frexp(v, &e);  // v = m 2^e, m in [0.5, 1)
+  if (e <= kLowExp) return 0;
+  if (e > kHighExp) return kBuckets - 1;
+  return 1 + static_cast<size_t>(e - kLowExp - 1) * kSub + static_cast<size_t>((m - 0.5) * 2 * kSub);
+}
+
+// The midpoint of a bucket.
+double value_of(size_t k) {
+  const size_t i = k - 1;
+  const int e = static_cast<int>(i / kSub) + kLowExp + 1;
+  const double m = 0.5 + (static_cast<double>(i % kSub) + 0.5) / (2 * kSub);
+  return std::ldexp(m, e);
+}
 
 }  // namespace
 
@@ -25,8 +40,7 @@ void LogHistogram::add(double v) {
     ++bins_[0];
     return;
   }
-  const double k = std::floor(std::log(v / kLow) / kLogGrowth) + 1;
-  ++bins_[std::min(kBuckets - 1, static_cast<size_t>(k))];
+  ++bins_[bucket_of(v)];
 }
 
 double LogHistogram::quantile(double p) const {
@@ -36,12 +50,9 @@ double LogHistogram::quantile(double p) const {
   uint64_t seen = 0;
   for (size_t k = 0; k < bins_.size(); ++k) {
     seen += bins_[k];
-    if (seen > rank) {
-      if (k == 0) return 0;
-      return kLow * std::pow(kGrowth, static_cast<double>(k) - 0.5);
-    }
+    if (seen > rank) return k == 0 ? 0 : value_of(k);
   }
-  return kHigh;
+  return value_of(kBuckets - 1);
 }
 
 MeanCi mean_ci(const std::vector<double>& values) {

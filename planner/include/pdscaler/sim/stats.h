@@ -21,7 +21,7 @@ class LogHistogram {
   uint64_t count() const { return n_; }
 
  private:
-  std::vector<uint64_t> bins_;  // bins_[0]: values <= kLow (zeros included)
+  std::vector<uint64_t> bins_;  // bins_[0]: values below a microsecond (zeros included)
   uint64_t n_ = 0;
   double sum_ = 0;
 };
