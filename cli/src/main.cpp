@@ -139,6 +139,12 @@ int main(int argc, char** argv) {
                       "length of a separate admission iteration, or 'step' (a forward pass over the admitted)")
       ->capture_default_str();
 
+  sim_cmd->add_option("--fidelity", so.fidelity,
+                      "exact (every request) | fluid (fast approximation for long loads: fluid queues, the tail model)")
+      ->check(CLI::IsMember({"exact", "fluid"}))->capture_default_str();
+  sim_cmd->add_option("--fluid-step", so.fluid_step, "seconds per step of the fluid approximation")
+      ->check(CLI::Range(1, 60))->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

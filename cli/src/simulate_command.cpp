@@ -40,7 +40,8 @@ struct PolicySpec {
 };
 
 std::optional<PolicySpec> parse_policy(const std::string& spec, std::ostream& err) {
-  static const char* kAdaptive[] = {"hpa", "dynamo", "dynamo-kalman", "dynamo-load", "dopd", "pdscaler", "clairvoyant"};
+  static const char* kAdaptive[] = {"hpa", "dynamo", "dynamo-kalman", "dynamo-load", "dopd", "pdscaler", "pdscaler-trend",
+                                    "clairvoyant"};
   PolicySpec p{spec};
   if (spec == "paper") p.kind = PolicySpec::Kind::Paper;
   else if (spec == "best-static") p.kind = PolicySpec::Kind::BestStatic;
@@ -53,8 +54,8 @@ std::optional<PolicySpec> parse_policy(const std::string& spec, std::ostream& er
     }
   } else if (std::find(std::begin(kAdaptive), std::end(kAdaptive), spec) == std::end(kAdaptive)) {
     err << "pdscaler: --policy: unknown policy \"" << spec
-        << "\" (expected static:P,D, paper, best-static, clairvoyant, hpa, dynamo, dynamo-kalman, dynamo-load, dopd or "
-           "pdscaler)\n";
+        << "\" (expected static:P,D, paper, best-static, clairvoyant, hpa, dynamo, dynamo-kalman, dynamo-load, dopd, "
+           "pdscaler or pdscaler-trend)\n";
     return std::nullopt;
   }
   return p;
@@ -264,6 +265,8 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
   base.engine.decode_step_gap_s = *gap;
   base.engine.separate_admission = o.admission == "separate";
   base.engine.admission_s = *admission_s;
+  base.fluid = o.fidelity == "fluid";
+  base.fluid_step_s = o.fluid_step;
   sim::ClairvoyantConfig cc;
   cc.cold_start_s = *cold;
   cc.interval_s = *interval;
@@ -336,7 +339,8 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
                 planner::AutoscalerConfig c;
                 c.startup_s = *cold;
                 c.interval_s = *interval;
-                policy = sim::make_pdscaler_policy(m, c);
+                c.seasonal = ps.spec != "pdscaler-trend";  // the same without the daily seasonal forecast
+                policy = sim::make_pdscaler_policy(m, c, ps.spec);
               }
           }
           cfg.initial_prefill = fleet.prefill;
@@ -380,6 +384,9 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
                                                                          : codec::format_duration(*admission_s)) + ")");
   for (const auto& s : mech) settings.engine += (settings.engine.empty() ? "" : ", ") + s;
   if (settings.engine.empty()) settings.engine = "profiles only";
+  if (base.fluid)
+    settings.engine += fmt::format("; FLUID approximation in {} s steps (tail model per step, fluid queues; percentiles are means)",
+                                   o.fluid_step);
 
   if (o.output == "json") out << render_json(settings, *decoded, results);
   else out << render_table(settings, *decoded, results);

@@ -45,6 +45,8 @@ struct SimulateOptions {
   std::string decode_step_gap = "0s";
   std::string admission = "merged";      // merged | separate
   std::string admission_time = "step";   // a duration, or "step" (a forward pass over the admitted)
+  std::string fidelity = "exact";   // exact (every request) | fluid (fast, approximate: long loads)
+  int fluid_step = 1;               // seconds per fluid step
 };
 
 int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err);

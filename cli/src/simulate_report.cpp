@@ -70,6 +70,7 @@ std::string with_ci(const sim::MeanCi& m, const char* format, double scale = 1) 
 }
 
 std::string seconds(double s) {
+  if (std::isnan(s)) return "n/a";
   if (!std::isfinite(s)) return "inf";
   if (s >= 60) return fmt::format("{:.1f}min", s / 60);
   if (s >= 1) return fmt::format("{:.2f}s", s);
@@ -260,7 +261,8 @@ std::string render_json(const SimSettings& s, const codec::PDDeployment&, const 
       for (const auto& x : p.runs.front().result.timeline)
         tl.push_back({{"t", x.t_s}, {"loadTokensPerSecond", x.load_tokens_per_s}, {"prefill", x.prefill},
                       {"decode", x.decode}, {"prefillReady", x.prefill_ready}, {"decodeReady", x.decode_ready},
-                      {"ttftP50", x.ttft_p50}, {"ttftP90", x.ttft_p90}, {"tpotP50", x.tpot_p50}, {"tpotP90", x.tpot_p90}});
+                      {"ttftP50", x.ttft_p50}, {"ttftP90", x.ttft_p90}, {"tpotP50", x.tpot_p50}, {"tpotP90", x.tpot_p90},
+                      {"attainment", x.attainment >= 0 ? json(x.attainment) : json(nullptr)}});
     pj["timeline"] = tl;
     j["policies"].push_back(pj);
   }

@@ -311,7 +311,9 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   }
   if (cfg_.seasonal) {
     // The same time a day before, scaled to today: what the instances asked for now will meet.
-    if (const auto day = season_.forecast(s.t_s, cfg_.startup_s, horizon)) {
+    // The busiest stretch of the same time of day, widened by a quarter of an hour each way: a
+    // daily rise does not come at the same minute every day.
+    if (const auto day = season_.forecast(s.t_s, cfg_.startup_s - 900, horizon + 900)) {
       season_.record(s.t_s + cfg_.startup_s, *day);
       const double upper = *day * (1 + cfg_.forecast_z * season_.relative_error());
       if (upper > out.provisioned_rate) {

@@ -52,9 +52,13 @@ TEST(Clairvoyant, ProvisionsBeforeAStepByTheColdStart) {
   ClairvoyantConfig cc;
   cc.cold_start_s = cold;
   cc.interval_s = 15;
-  const Target start = clairvoyant_start(testing::paper_example(), *load, cc);
-  auto policy = make_clairvoyant_policy(testing::paper_example(), load, cc);
+  planner::PlanInput model = testing::paper_example();
+  model.slo.attainment = 99;  // as the benchmarks plan: per request
+  model.prefill.queue_model = planner::QueueModel::MD1;
+  const Target start = clairvoyant_start(model, *load, cc);
+  auto policy = make_clairvoyant_policy(model, load, cc);
   FleetConfig c = fleet(start.prefill, start.decode, cold);
+  c.model = model;
   const SimResult r = simulate(*load, c, *policy);
   auto at = [&](double ts) {
     for (const auto& s : r.timeline) if (s.t_s >= ts) return s;
@@ -178,6 +182,43 @@ TEST(Engine, SeparateAdmissionPausesTheRunningBatch) {
   // more while the second is admitted.
   EXPECT_GT(b.summary.tpot.mean, a.summary.tpot.mean);
   EXPECT_NEAR(b.summary.e2e.mean - a.summary.e2e.mean, 0.009 * 1.5, 0.004);
+}
+
+}  // namespace
+}  // namespace pdscaler::sim
+
+namespace pdscaler::sim {
+namespace {
+
+// The fluid approximation beside the exact simulator on an hour with a load step: fixed fleets,
+// one comfortable and one tight, and pdscaler's policy, which sees the fluid window statistics.
+TEST(Fluid, AgreesWithTheExactSimulatorOnAnHour) {
+  planner::PlanInput model = testing::paper_example();
+  model.slo.attainment = 99;
+  model.prefill.queue_model = planner::QueueModel::MD1;
+  const auto load = renewal_load({{0, 8, false}, {1800, 11, false}}, 3600, LengthModel::fixed(6144, 512), 4);
+  for (const auto& [p, d] : std::vector<std::pair<int, int>>{{5, 6}, {3, 5}}) {
+    FleetConfig c = fleet(p, d);
+    c.model = model;
+    StaticPolicy a(p, d), b(p, d);
+    const SimResult exact = simulate(*load, c, a);
+    c.fluid = true;
+    const SimResult fluid = simulate(*load, c, b);
+    EXPECT_NEAR(fluid.summary.feasible_attainment, exact.summary.feasible_attainment, 0.02) << p << "P" << d << "D";
+    EXPECT_NEAR(fluid.summary.gpu_hours, exact.summary.gpu_hours, 0.01 * exact.summary.gpu_hours);
+    EXPECT_NEAR(static_cast<double>(fluid.summary.requests), static_cast<double>(exact.summary.requests),
+                0.03 * static_cast<double>(exact.summary.requests));
+  }
+  planner::AutoscalerConfig ac;
+  ac.startup_s = 60;
+  FleetConfig c = fleet(4, 5);
+  c.model = model;
+  auto pa = make_pdscaler_policy(model, ac), pb = make_pdscaler_policy(model, ac);
+  const SimResult exact = simulate(*load, c, *pa);
+  c.fluid = true;
+  const SimResult fluid = simulate(*load, c, *pb);
+  EXPECT_NEAR(fluid.summary.feasible_attainment, exact.summary.feasible_attainment, 0.02);
+  EXPECT_NEAR(fluid.summary.gpu_hours, exact.summary.gpu_hours, 0.1 * exact.summary.gpu_hours);
 }
 
 }  // namespace

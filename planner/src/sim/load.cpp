@@ -192,7 +192,12 @@ class RenewalReader final : public LoadReader {
 class RenewalLoad final : public Load {
  public:
   RenewalLoad(std::vector<Segment> segs, double duration_s, LengthModel lengths, uint64_t seed)
-      : segs_(std::move(segs)), duration_s_(duration_s), lengths_(std::move(lengths)), seed_(seed) {}
+      : segs_(std::move(segs)), duration_s_(duration_s), lengths_(std::move(lengths)), seed_(seed) {
+    profile_.lengths = lengths_;
+    profile_.seed = seed_;
+    for (const auto& g : segs_)
+      profile_.segments.push_back({g.start, g.end, g.r0, g.r1, g.dispersion, g.mean_input, g.mean_output});
+  }
   std::unique_ptr<LoadReader> read() const override { return std::make_unique<RenewalReader>(segs_, lengths_, seed_); }
   double duration_s() const override { return duration_s_; }
   double expected_requests() const override {
@@ -200,12 +205,14 @@ class RenewalLoad final : public Load {
     for (const auto& s : segs_) n += s.mass(s.end - s.start);
     return n;
   }
+  const LoadProfile* profile() const override { return &profile_; }
 
  private:
   std::vector<Segment> segs_;
   double duration_s_;
   LengthModel lengths_;
   uint64_t seed_;
+  LoadProfile profile_;
 };
 
 std::vector<std::string> split(const std::string& line) {
@@ -224,6 +231,35 @@ std::vector<std::string> split(const std::string& line) {
 }
 
 }  // namespace
+
+const ProfileSegment* LoadProfile::at(double t_s) const {
+  auto it = std::upper_bound(segments.begin(), segments.end(), t_s,
+                             [](double t, const ProfileSegment& g) { return t < g.start_s; });
+  if (it == segments.begin()) return nullptr;
+  --it;
+  return t_s < it->end_s ? &*it : nullptr;
+}
+
+double LoadProfile::rate_at(double t_s) const {
+  const ProfileSegment* g = at(t_s);
+  if (!g) return 0;
+  const double span = g->end_s - g->start_s;
+  return span > 0 ? g->rate_start + (g->rate_end - g->rate_start) * (t_s - g->start_s) / span : g->rate_start;
+}
+
+double LoadProfile::mass(double a_s, double b_s) const {
+  double n = 0;
+  for (const auto& g : segments) {
+    const double lo = std::max(a_s, g.start_s), hi = std::min(b_s, g.end_s);
+    if (hi <= lo) continue;
+    // The rate is linear on the segment: its integral is the width times the rate at the middle.
+    const double span = g.end_s - g.start_s;
+    const double mid = 0.5 * (lo + hi);
+    const double r = span > 0 ? g.rate_start + (g.rate_end - g.rate_start) * (mid - g.start_s) / span : g.rate_start;
+    n += r * (hi - lo);
+  }
+  return n;
+}
 
 LengthModel LengthModel::fixed(double input, double output) {
   LengthModel m;

@@ -329,8 +329,8 @@ class DopdPolicy final : public Policy {
 
 class PdscalerPolicy final : public Policy {
  public:
-  PdscalerPolicy(const PlanInput& m, planner::AutoscalerConfig c) : a_(m, c) {}
-  std::string name() const override { return "pdscaler"; }
+  PdscalerPolicy(const PlanInput& m, planner::AutoscalerConfig c, std::string name) : a_(m, c), name_(std::move(name)) {}
+  std::string name() const override { return name_; }
   Target decide(const WindowStats& w) override {
     const planner::MeasuredLoad seen = measured_load(w);
     planner::LoadSample s;
@@ -349,6 +349,7 @@ class PdscalerPolicy final : public Policy {
 
  private:
   planner::Autoscaler a_;
+  std::string name_;
 };
 
 }  // namespace
@@ -408,8 +409,8 @@ std::unique_ptr<Policy> make_dopd_policy(const PlanInput& model, DopdConfig c) {
   return std::make_unique<DopdPolicy>(model, c);
 }
 
-std::unique_ptr<Policy> make_pdscaler_policy(const PlanInput& model, planner::AutoscalerConfig c) {
-  return std::make_unique<PdscalerPolicy>(model, c);
+std::unique_ptr<Policy> make_pdscaler_policy(const PlanInput& model, planner::AutoscalerConfig c, std::string name) {
+  return std::make_unique<PdscalerPolicy>(model, c, std::move(name));
 }
 
 }  // namespace pdscaler::sim

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include "pdscaler/planner/plan.h"
 
@@ -75,17 +76,76 @@ Target peak_need(const PlanInput& model, const std::deque<Request>& reqs, double
   return t;
 }
 
+// For a generated load the future is its rate profile: the need over a window is the most any
+// segment overlapping it needs at its highest rate there, with its lengths and burstiness (each
+// segment planned once per rate). Poisson or bursty noise around that rate is the tail model's.
+class ProfileNeed {
+ public:
+  ProfileNeed(const PlanInput& m, const LoadProfile& p) : m_(m), p_(p) {
+    const auto& lm = p.lengths;
+    in_ = lm.mean_input;
+    out_ = lm.mean_output;
+    if (lm.kind == LengthModel::Kind::Lognormal) {
+      cv_in_ = lm.cv_input;
+      cv_out_ = lm.cv_output;
+    }
+  }
+  Target over(double from, double to) {
+    Target t{0, 0};
+    for (size_t i = 0; i < p_.segments.size(); ++i) {
+      const auto& g = p_.segments[i];
+      if (g.end_s <= from || g.start_s >= to) continue;
+      const double a = std::max(from, g.start_s), b = std::min(to, g.end_s);
+      const double span = g.end_s - g.start_s;
+      auto rate = [&](double x) { return span > 0 ? g.rate_start + (g.rate_end - g.rate_start) * (x - g.start_s) / span : g.rate_start; };
+      const double r = std::max(rate(a), rate(b));
+      const auto key = std::make_pair(i, std::llround(r * 1000));
+      auto it = cache_.find(key);
+      if (it == cache_.end()) {
+        planner::MeasuredLoad l;
+        l.requests_per_s = r;
+        l.mean_input = g.mean_input > 0 ? g.mean_input : in_;
+        l.mean_output = g.mean_output > 0 ? g.mean_output : out_;
+        l.input_stddev = cv_in_ * l.mean_input;
+        l.output_stddev = cv_out_ * l.mean_output;
+        l.dispersion = g.dispersion;
+        it = cache_.emplace(key, need(m_, l)).first;
+      }
+      t.prefill = std::max(t.prefill, it->second.prefill);
+      t.decode = std::max(t.decode, it->second.decode);
+    }
+    return t;
+  }
+
+ private:
+  const PlanInput& m_;
+  const LoadProfile& p_;
+  double in_ = 0, out_ = 0, cv_in_ = 0, cv_out_ = 0;
+  std::map<std::pair<size_t, long long>, Target> cache_;
+};
+
 class ClairvoyantPolicy final : public Policy {
  public:
   ClairvoyantPolicy(const PlanInput& m, std::shared_ptr<const Load> load, ClairvoyantConfig c)
-      : m_(m), load_(std::move(load)), reader_(load_->read()), c_(c) {
-    have_ = reader_->next(next_);
+      : m_(m), load_(std::move(load)), c_(c) {
+    if (load_->profile()) {
+      profile_.emplace(m_, *load_->profile());
+    } else {
+      reader_ = load_->read();
+      have_ = reader_->next(next_);
+    }
   }
   std::string name() const override { return "clairvoyant"; }
   double interval_s() const override { return c_.interval_s; }
 
   Target decide(const WindowStats& w) override {
     const double now = w.now_s;
+    if (profile_) {
+      const Target up = profile_->over(now + c_.cold_start_s, now + c_.cold_start_s + c_.interval_s);
+      const Target hold = profile_->over(now, now + c_.cold_start_s + c_.interval_s);
+      const int cur_p = w.prefill_ready + w.prefill_starting, cur_d = w.decode_ready + w.decode_starting;
+      return {std::max(up.prefill, std::min(cur_p, hold.prefill)), std::max(up.decode, std::min(cur_d, hold.decode))};
+    }
     read_until(now + c_.cold_start_s + c_.interval_s);
     while (!ahead_.empty() && ahead_.front().arrival_s < now) ahead_.pop_front();
     // What new instances asked for now will meet, and what the running ones meet until then.
@@ -105,6 +165,7 @@ class ClairvoyantPolicy final : public Policy {
 
   PlanInput m_;
   std::shared_ptr<const Load> load_;
+  std::optional<ProfileNeed> profile_;
   std::unique_ptr<LoadReader> reader_;
   ClairvoyantConfig c_;
   Request next_;
@@ -120,6 +181,11 @@ std::unique_ptr<Policy> make_clairvoyant_policy(const PlanInput& model, std::sha
 }
 
 Target clairvoyant_start(const PlanInput& model, const Load& load, ClairvoyantConfig c) {
+  if (load.profile()) {
+    ProfileNeed p(model, *load.profile());
+    const Target t = p.over(0, c.cold_start_s + c.interval_s);
+    return {std::max(1, t.prefill), std::max(1, t.decode)};
+  }
   std::deque<Request> head;
   auto r = load.read();
   const double until = c.cold_start_s + c.interval_s;

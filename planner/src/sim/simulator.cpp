@@ -7,6 +7,7 @@
 #include <queue>
 #include <random>
 
+#include "pdscaler/sim/fluid.h"
 #include "pdscaler/sim/stats.h"
 
 namespace pdscaler::sim {
@@ -441,10 +442,16 @@ class Engine {
     ++completed_;
     ttft_ok_ += ttft_ok;
     tpot_ok_ += tpot_ok;
-    if (f.feasible) ++feasible_;
+    if (f.feasible) {
+      ++feasible_;
+      ++win_feasible_;
+    }
     if (ttft_ok && tpot_ok) {
       ++met_;
-      if (f.feasible) ++feasible_met_;
+      if (f.feasible) {
+        ++feasible_met_;
+        ++win_feasible_met_;
+      }
       good_tokens_ += f.input + f.output;
     }
     ttft_h_.add(ttft);
@@ -528,6 +535,8 @@ class Engine {
     s.ttft_p90 = percentile(win_ttfts_, 0.9);
     s.tpot_p50 = percentile(win_tpots_, 0.5);
     s.tpot_p90 = percentile(win_tpots_, 0.9);
+    s.attainment = win_feasible_ > 0 ? static_cast<double>(win_feasible_met_) / static_cast<double>(win_feasible_) : -1;
+    win_feasible_ = win_feasible_met_ = 0;
     timeline_.push_back(s);
     max_prefill_ = std::max(max_prefill_, held_prefill_);
     max_decode_ = std::max(max_decode_, held_decode_);
@@ -636,6 +645,7 @@ class Engine {
   std::vector<int> free_;
   size_t arrived_ = 0, in_flight_ = 0, completed_ = 0, met_ = 0, feasible_ = 0, feasible_met_ = 0;
   size_t ttft_ok_ = 0, tpot_ok_ = 0;
+  size_t win_feasible_ = 0, win_feasible_met_ = 0;
   double good_tokens_ = 0, last_finish_ = 0;
   LogHistogram ttft_h_, tpot_h_, e2e_h_;
   std::vector<PrefillInst> prefill_;
@@ -663,6 +673,7 @@ double ttft_overhead_s(const planner::PlanInput& m, int input_tokens) {
 }
 
 SimResult simulate(const Load& load, const FleetConfig& cfg, Policy& policy, const Progress& progress) {
+  if (cfg.fluid) return simulate_fluid(load, cfg, policy, progress);
   Engine e(load, cfg, policy, progress);
   return e.run();
 }

@@ -28,6 +28,8 @@ class LoadReader {
   virtual bool next(Request& r) = 0;
 };
 
+struct LoadProfile;
+
 class Load {
  public:
   virtual ~Load() = default;
@@ -37,6 +39,9 @@ class Load {
   virtual double duration_s() const = 0;
   // Roughly how many requests a pass yields (for progress lines).
   virtual double expected_requests() const = 0;
+  // A generated load's rate over time (null for a trace): what the fluid simulation and the
+  // clairvoyant reference of long loads read instead of every request.
+  virtual const LoadProfile* profile() const { return nullptr; }
 };
 
 // A parsed (or generated and materialised) trace.
@@ -66,6 +71,25 @@ struct RateSegment {
   // long against the mean gap.
   double dispersion = 1;
   double mean_input = 0, mean_output = 0;  // 0 = the length model's
+};
+
+// One stretch of a generated load: the rate goes linearly from rate_start to rate_end.
+struct ProfileSegment {
+  double start_s = 0, end_s = 0;
+  double rate_start = 0, rate_end = 0;
+  double dispersion = 1;
+  double mean_input = 0, mean_output = 0;  // 0 = the length model's
+};
+
+struct LoadProfile {
+  std::vector<ProfileSegment> segments;  // in order, not overlapping
+  LengthModel lengths;
+  uint64_t seed = 0;
+  // The segment holding `t_s` (null outside the load).
+  const ProfileSegment* at(double t_s) const;
+  double rate_at(double t_s) const;
+  // Expected arrivals in [a, b].
+  double mass(double a_s, double b_s) const;
 };
 
 // Arrivals of a gamma renewal process in operational time (time rescaled by the cumulative rate),

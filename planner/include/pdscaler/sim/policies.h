@@ -76,7 +76,8 @@ struct DopdConfig {
 };
 std::unique_ptr<Policy> make_dopd_policy(const planner::PlanInput& model, DopdConfig c = {});
 
-std::unique_ptr<Policy> make_pdscaler_policy(const planner::PlanInput& model, planner::AutoscalerConfig c);
+std::unique_ptr<Policy> make_pdscaler_policy(const planner::PlanInput& model, planner::AutoscalerConfig c,
+                                             std::string name = "pdscaler");
 
 // What a policy sees of a window, as the planner's measured load: rate, mean lengths and their
 // spread, and the arrivals' dispersion (the index of dispersion of the window's per-bin counts).

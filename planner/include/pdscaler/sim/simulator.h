@@ -53,7 +53,10 @@ struct FleetConfig {
   Routing decode_routing = Routing::LeastLoaded;
   EngineConfig engine;
   double bin_s = 1;        // WindowStats::arrival_bins width
-  uint64_t seed = 1;       // random routing
+  uint64_t seed = 1;       // random routing (and the fluid simulation's arrival counts)
+  // The fast approximate simulation (fluid.h) for long loads, in steps of this many seconds.
+  bool fluid = false;
+  int fluid_step_s = 1;
 };
 
 // What one instance reports, like an engine's own metrics (Dynamo's per-worker load metrics).
@@ -122,6 +125,7 @@ struct Sample {  // one per interval, for reports
   int prefill_ready = 0, decode_ready = 0;
   double ttft_p50 = 0, ttft_p90 = 0;        // of first tokens in the interval (0 if none)
   double tpot_p50 = 0, tpot_p90 = 0;        // of requests finished in the interval
+  double attainment = -1;  // of feasible requests finished in the interval, within both (-1: none)
 };
 
 struct Percentiles {
