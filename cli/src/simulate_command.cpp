@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/api/spec_codec.h"
 #include "pdscaler/planner/plan.h"
 #include "pdscaler/sim/policies.h"
 #include "plan_command.h"
@@ -26,7 +26,7 @@ struct Run {
 };
 
 std::optional<double> duration_arg(const std::string& flag, const std::string& v, std::ostream& err) {
-  auto d = codec::parse_duration(v);
+  auto d = api::parse_duration(v);
   if (!d || *d <= 0) {
     err << "pdscaler: " << flag << ": expected a positive duration like \"15s\", got \"" << v << "\"\n";
     return std::nullopt;
@@ -173,13 +173,13 @@ std::string svg_chart(const std::string& title, const std::vector<double>& x,
   return s + "</svg>";
 }
 
-std::string html_report(const codec::PDDeployment& d, const std::vector<Run>& runs, const std::string& source) {
+std::string html_report(const api::Manifest& d, const std::vector<Run>& runs, const std::string& source) {
   std::string s = "<!doctype html><html><head><meta charset=\"utf-8\"><title>pdscaler simulation</title>"
                   "<style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse}"
                   "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}</style></head><body>";
   s += fmt::format("<h1>pdscaler simulation: {}</h1><p>Load: {}. SLO: TTFT &le; {}, TPOT &le; {} per request.</p>",
-                   d.name.empty() ? "(unnamed)" : d.name, source, codec::format_duration(d.plan.slo.ttft_s),
-                   codec::format_duration(d.plan.slo.tpot_s));
+                   d.name.empty() ? "(unnamed)" : d.name, source, api::format_duration(d.plan.slo.ttft_s),
+                   api::format_duration(d.plan.slo.tpot_s));
   s += "<table><tr><th>policy</th><th>SLO attainment</th><th>GPU-hours</th><th>goodput tokens/GPU-hour</th>"
        "<th>TTFT p50 / p99</th><th>TPOT p50 / p99</th><th>mean P / D</th></tr>";
   for (const auto& r : runs) {
@@ -187,8 +187,8 @@ std::string html_report(const codec::PDDeployment& d, const std::vector<Run>& ru
     s += fmt::format("<tr><td style=\"text-align:left\">{}</td><td>{:.2f}%</td><td>{:.2f}</td><td>{:.0f}</td>"
                      "<td>{} / {}</td><td>{} / {}</td><td>{:.2f} / {:.2f}</td></tr>",
                      m.policy, 100 * m.slo_attainment, m.gpu_hours, m.goodput_tokens_per_gpu_hour,
-                     codec::format_duration(m.ttft.p50), codec::format_duration(m.ttft.p99),
-                     codec::format_duration(m.tpot.p50), codec::format_duration(m.tpot.p99), m.mean_prefill,
+                     api::format_duration(m.ttft.p50), api::format_duration(m.ttft.p99),
+                     api::format_duration(m.tpot.p50), api::format_duration(m.tpot.p99), m.mean_prefill,
                      m.mean_decode);
   }
   s += "</table>";
@@ -218,7 +218,7 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
   if (!decoded) return kExitBadInput;
   const planner::PlanInput& m = decoded->plan;
   auto interval = duration_arg("--interval", o.interval, err);
-  auto cold = codec::parse_duration(o.cold_start);
+  auto cold = api::parse_duration(o.cold_start);
   auto duration = duration_arg("--duration", o.duration, err);
   if (!cold || *cold < 0) {
     err << "pdscaler: --cold-start: expected a duration like \"60s\", got \"" << o.cold_start << "\"\n";
@@ -301,16 +301,16 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
     out << j.dump(2) << "\n";
   } else {
     out << fmt::format("load: {}\ncold start {}, policy interval {}, initial fleet {}P{}D; SLO per request: TTFT <= {}, TPOT <= {}\n\n",
-                       source, codec::format_duration(*cold), codec::format_duration(*interval), cfg.initial_prefill,
-                       cfg.initial_decode, codec::format_duration(m.slo.ttft_s), codec::format_duration(m.slo.tpot_s));
+                       source, api::format_duration(*cold), api::format_duration(*interval), cfg.initial_prefill,
+                       cfg.initial_decode, api::format_duration(m.slo.ttft_s), api::format_duration(m.slo.tpot_s));
     out << fmt::format("{:<16} {:>9} {:>10} {:>16} {:>18} {:>18} {:>11} {:>9}\n", "POLICY", "SLO MET", "GPU-HOURS",
                        "GOODPUT/GPU-H", "TTFT p50/p99", "TPOT p50/p99", "MEAN P/D", "REQ/S");
     for (const auto& r : runs) {
       const auto& s = r.result.summary;
       out << fmt::format("{:<16} {:>8.2f}% {:>10.2f} {:>16.0f} {:>18} {:>18} {:>11} {:>9.0f}\n", s.policy,
                          100 * s.slo_attainment, s.gpu_hours, s.goodput_tokens_per_gpu_hour,
-                         codec::format_duration(s.ttft.p50) + "/" + codec::format_duration(s.ttft.p99),
-                         codec::format_duration(s.tpot.p50) + "/" + codec::format_duration(s.tpot.p99),
+                         api::format_duration(s.ttft.p50) + "/" + api::format_duration(s.ttft.p99),
+                         api::format_duration(s.tpot.p50) + "/" + api::format_duration(s.tpot.p99),
                          fmt::format("{:.1f}/{:.1f}", s.mean_prefill, s.mean_decode),
                          r.wall_s > 0 ? static_cast<double>(s.requests) / r.wall_s : 0.0);
     }
