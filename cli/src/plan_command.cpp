@@ -30,7 +30,7 @@ std::optional<std::string> read_input(const std::string& path, std::string& erro
   return buf.str();
 }
 
-std::optional<std::string> apply_overrides(const PlanOverrides& o, codec::PDDeployment& d) {
+std::optional<std::string> apply_overrides(const PlanOverrides& o, api::Manifest& d) {
   auto& w = d.plan.workload;
   auto& slo = d.plan.slo;
   if (o.tokens_per_minute) {
@@ -65,12 +65,12 @@ std::optional<std::string> apply_overrides(const PlanOverrides& o, codec::PDDepl
   }
   if (o.output_length) w.output_length = *o.output_length;
   if (o.ttft) {
-    auto v = codec::parse_duration(*o.ttft);
+    auto v = api::parse_duration(*o.ttft);
     if (!v || *v <= 0) return "--ttft: expected a positive duration like \"2s\", got \"" + *o.ttft + "\"";
     slo.ttft_s = *v;
   }
   if (o.tpot) {
-    auto v = codec::parse_duration(*o.tpot);
+    auto v = api::parse_duration(*o.tpot);
     if (!v || *v <= 0) return "--tpot: expected a positive duration like \"20ms\", got \"" + *o.tpot + "\"";
     slo.tpot_s = *v;
   }
@@ -103,17 +103,17 @@ std::optional<std::string> apply_overrides(const PlanOverrides& o, codec::PDDepl
   return std::nullopt;
 }
 
-std::optional<codec::PDDeployment> load_manifest(const std::string& path, std::ostream& err) {
+std::optional<api::Manifest> load_manifest(const std::string& path, std::ostream& err) {
   std::string error;
   auto text = read_input(path, error);
   if (!text) {
     err << "pdscaler: " << error << "\n";
     return std::nullopt;
   }
-  auto decoded = codec::decode_pddeployment(*text);
+  auto decoded = api::decode_manifest(*text);
   if (!decoded) {
     const std::string source = path == "-" ? "<stdin>" : path;
-    for (const auto& e : decoded.error()) err << "pdscaler: " << codec::format_error(e, source) << "\n";
+    for (const auto& e : decoded.error()) err << "pdscaler: " << api::format_error(e, source) << "\n";
     return std::nullopt;
   }
   return std::move(*decoded);
@@ -122,7 +122,7 @@ std::optional<codec::PDDeployment> load_manifest(const std::string& path, std::o
 int run_plan(const PlanOptions& opts, std::ostream& out, std::ostream& err) {
   auto decoded = load_manifest(opts.file, err);
   if (!decoded) return kExitBadInput;
-  codec::PDDeployment& d = *decoded;
+  api::Manifest& d = *decoded;
   if (auto bad = apply_overrides(opts.overrides, d)) {
     err << "pdscaler: " << *bad << "\n";
     return kExitBadInput;

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/api/spec_codec.h"
 
 namespace pdscaler::cli {
 
@@ -41,7 +41,7 @@ struct PlanOptions {
 
 // Applies what-if overrides to a decoded spec; returns an error message naming the flag if one
 // does not make sense for it.
-std::optional<std::string> apply_overrides(const PlanOverrides& o, codec::PDDeployment& d);
+std::optional<std::string> apply_overrides(const PlanOverrides& o, api::Manifest& d);
 
 int run_plan(const PlanOptions& opts, std::ostream& out, std::ostream& err);
 
@@ -49,6 +49,6 @@ int run_plan(const PlanOptions& opts, std::ostream& out, std::ostream& err);
 std::optional<std::string> read_input(const std::string& path, std::string& error);
 
 // Reads and decodes a manifest; on failure prints every problem to `err` and returns nullopt.
-std::optional<codec::PDDeployment> load_manifest(const std::string& path, std::ostream& err);
+std::optional<api::Manifest> load_manifest(const std::string& path, std::ostream& err);
 
 }  // namespace pdscaler::cli

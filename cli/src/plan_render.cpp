@@ -8,7 +8,7 @@
 namespace pdscaler::cli {
 namespace {
 
-using codec::format_duration;
+using api::format_duration;
 
 // The constraint that decided the counts, as users would look it up in the spec.
 std::string binding(const planner::Plan& p) {
@@ -39,7 +39,7 @@ std::string seconds_or_overloaded(double s) {
 
 }  // namespace
 
-nlohmann::json plan_to_json(const codec::PDDeployment& d, const planner::Plan& p) {
+nlohmann::json plan_to_json(const api::Manifest& d, const planner::Plan& p) {
   using nlohmann::json;
   const auto& x = p.d;
   json limits = json::array();
@@ -56,8 +56,8 @@ nlohmann::json plan_to_json(const codec::PDDeployment& d, const planner::Plan& p
       {"meetsSlo", p.meets_slo},
       {"notation", p.notation},
       {"ratio", x.ratio},
-      {"rounding", codec::to_string(d.plan.rounding)},
-      {"queueModel", codec::to_string(d.plan.prefill.queue_model)},
+      {"rounding", api::to_string(d.plan.rounding)},
+      {"queueModel", api::to_string(d.plan.prefill.queue_model)},
       {"bindingConstraint", binding(p)},
       {"limits", limits},
       {"load",
@@ -137,7 +137,7 @@ std::string render_yaml(const nlohmann::json& j) {
   return std::string(out.c_str()) + "\n";
 }
 
-std::string render_table(const codec::PDDeployment& d, const planner::Plan& p) {
+std::string render_table(const api::Manifest& d, const planner::Plan& p) {
   const auto& x = p.d;
   std::string s;
   const std::string name = d.name.empty() ? "(unnamed)" : d.name;
@@ -153,7 +153,7 @@ std::string render_table(const codec::PDDeployment& d, const planner::Plan& p) {
                      p.meets_slo ? "meets the SLOs at this load"
                                  : "DOES NOT meet the SLOs at this load");
     s += fmt::format("  ratio P:D  {:.3f}  (eq. 7)    rounding {}    binding constraint: {}\n",
-                     x.ratio, codec::to_string(d.plan.rounding), binding(p));
+                     x.ratio, api::to_string(d.plan.rounding), binding(p));
     s += fmt::format("  capacity   {:.4g}M tokens/min within the SLOs\n\n",
                      p.predicted.capacity_requests_per_s * (x.input_length + x.output_length) * 60 / 1e6);
     s += fmt::format("  {:<8} {:>8} {:>8} {:>6}  {:<34} {}\n", "ROLE", "REPLICAS", "EXACT", "GPUS",

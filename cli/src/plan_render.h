@@ -6,13 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/api/spec_codec.h"
 #include "pdscaler/planner/plan.h"
 
 namespace pdscaler::cli {
 
-nlohmann::json plan_to_json(const codec::PDDeployment& d, const planner::Plan& p);
-std::string render_table(const codec::PDDeployment& d, const planner::Plan& p);
+nlohmann::json plan_to_json(const api::Manifest& d, const planner::Plan& p);
+std::string render_table(const api::Manifest& d, const planner::Plan& p);
 std::string render_json(const nlohmann::json& j);
 std::string render_yaml(const nlohmann::json& j);
 

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/api/spec_codec.h"
 #include "pdscaler/planner/plan.h"
 #include "pdscaler/sim/policies.h"
 #include "pdscaler/sim/references.h"
@@ -23,7 +23,7 @@ namespace pdscaler::cli {
 namespace {
 
 std::optional<double> duration_arg(const std::string& flag, const std::string& v, bool allow_zero, std::ostream& err) {
-  auto d = codec::parse_duration(v);
+  auto d = api::parse_duration(v);
   if (!d || *d < 0 || (!allow_zero && *d == 0)) {
     err << "pdscaler: " << flag << ": expected a " << (allow_zero ? "" : "positive ") << "duration like \"15s\", got \""
         << v << "\"\n";
@@ -378,10 +378,10 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
                          ? std::string(routing_name(m.prefill.routing))
                          : fmt::format("prefill {}, decode {}", routing_name(m.prefill.routing), routing_name(m.decode.routing));
   std::vector<std::string> mech;
-  if (*gap > 0) mech.push_back("decode step gap " + codec::format_duration(*gap));
+  if (*gap > 0) mech.push_back("decode step gap " + api::format_duration(*gap));
   if (base.engine.separate_admission)
     mech.push_back("separate admission (" + (o.admission_time == "step" ? std::string("a forward pass")
-                                                                         : codec::format_duration(*admission_s)) + ")");
+                                                                         : api::format_duration(*admission_s)) + ")");
   for (const auto& s : mech) settings.engine += (settings.engine.empty() ? "" : ", ") + s;
   if (settings.engine.empty()) settings.engine = "profiles only";
   if (base.fluid)

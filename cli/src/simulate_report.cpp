@@ -119,15 +119,15 @@ json summary_json(const sim::Summary& s) {
           {"events", s.events}};
 }
 
-std::string header(const SimSettings& s, const codec::PDDeployment& d) {
+std::string header(const SimSettings& s, const api::Manifest& d) {
   std::string seeds;
   if (s.seeds.size() == 1) seeds = fmt::format("seed {}", s.seeds.front());
   else seeds = fmt::format("{} seeds ({}..{}), mean ±95% interval", s.seeds.size(), s.seeds.front(), s.seeds.back());
   return fmt::format(
       "load: {}\ncold start {}, policy interval {}, initial fleet {}; limits {}\n"
       "SLO per request: TTFT <= {}, TPOT <= {}; target {:.4g}% of feasible requests; {}; routing {}; engine: {}; {}\n",
-      s.load, codec::format_duration(s.cold_start_s), codec::format_duration(s.interval_s), s.initial, s.limits,
-      codec::format_duration(d.plan.slo.ttft_s), codec::format_duration(d.plan.slo.tpot_s), 100 * s.target,
+      s.load, api::format_duration(s.cold_start_s), api::format_duration(s.interval_s), s.initial, s.limits,
+      api::format_duration(d.plan.slo.ttft_s), api::format_duration(d.plan.slo.tpot_s), 100 * s.target,
       s.sizing, s.routing, s.engine, seeds);
 }
 
@@ -201,7 +201,7 @@ std::vector<Row> rows(const SimSettings& s, const std::vector<PolicyRuns>& runs)
 
 }  // namespace
 
-std::string render_table(const SimSettings& s, const codec::PDDeployment& d, const std::vector<PolicyRuns>& runs) {
+std::string render_table(const SimSettings& s, const api::Manifest& d, const std::vector<PolicyRuns>& runs) {
   std::string out = header(s, d);
   if (!runs.empty() && !runs.front().runs.empty()) {
     const auto inf = over_seeds(runs.front(), [](const sim::Summary& x) { return x.infeasible_share; });
@@ -224,7 +224,7 @@ std::string render_table(const SimSettings& s, const codec::PDDeployment& d, con
   return out;
 }
 
-std::string render_json(const SimSettings& s, const codec::PDDeployment&, const std::vector<PolicyRuns>& runs) {
+std::string render_json(const SimSettings& s, const api::Manifest&, const std::vector<PolicyRuns>& runs) {
   json j = {{"load", s.load},
             {"coldStartSeconds", s.cold_start_s},
             {"intervalSeconds", s.interval_s},
@@ -269,7 +269,7 @@ std::string render_json(const SimSettings& s, const codec::PDDeployment&, const 
   return j.dump(2) + "\n";
 }
 
-std::string render_html(const SimSettings& s, const codec::PDDeployment& d, const std::vector<PolicyRuns>& runs) {
+std::string render_html(const SimSettings& s, const api::Manifest& d, const std::vector<PolicyRuns>& runs) {
   auto esc = [](std::string t) {
     std::string o;
     for (char c : t) {

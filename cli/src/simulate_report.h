@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/api/spec_codec.h"
 #include "simulate_command.h"
 
 namespace pdscaler::cli {
@@ -24,8 +24,8 @@ struct SimSettings {
   std::string sizing;     // what the planning policies size for
 };
 
-std::string render_table(const SimSettings& s, const codec::PDDeployment& d, const std::vector<PolicyRuns>& runs);
-std::string render_json(const SimSettings& s, const codec::PDDeployment& d, const std::vector<PolicyRuns>& runs);
-std::string render_html(const SimSettings& s, const codec::PDDeployment& d, const std::vector<PolicyRuns>& runs);
+std::string render_table(const SimSettings& s, const api::Manifest& d, const std::vector<PolicyRuns>& runs);
+std::string render_json(const SimSettings& s, const api::Manifest& d, const std::vector<PolicyRuns>& runs);
+std::string render_html(const SimSettings& s, const api::Manifest& d, const std::vector<PolicyRuns>& runs);
 
 }  // namespace pdscaler::cli

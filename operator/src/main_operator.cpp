@@ -28,7 +28,7 @@ class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     const nlohmann::json line = {
-        {"ts", kube::format_micro_time(msg.time)},
+        {"ts", api::format_micro_time(msg.time)},
         {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
                               spdlog::level::to_string_view(msg.level).size())},
         {"logger", std::string(msg.logger_name.data(), msg.logger_name.size())},

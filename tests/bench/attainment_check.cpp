@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/api/spec_codec.h"
 #include "pdscaler/planner/plan.h"
 #include "pdscaler/sim/policies.h"
 
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     std::ifstream f(root + "/crds/examples/" + pr.file);
     std::stringstream text;
     text << f.rdbuf();
-    auto decoded = codec::decode_pddeployment(text.str());
+    auto decoded = api::decode_manifest(text.str());
     if (!decoded) {
       std::fprintf(stderr, "cannot decode %s\n", pr.file);
       return 2;

@@ -1,77 +1,111 @@
 #!/usr/bin/env bash
-# Operator figures against a real control plane (same harness as the integration tests):
-#  1. edit-to-patch latency over 50 edits of workload.tokensPerMinute (time from the PDDeployment
-#     PATCH returning to the Deployment's /scale showing the new count, polled every 2 ms);
-#  2. operator RSS idle and with 100 PDDeployments;
-#  3. reconciles per second against the real API server (first pass over 100 PDDeployments, and
-#     the mean reconcile time from the operator's own histogram).
-# Usage: tests/bench/operator_bench.sh   (needs a build in build/)
+# Operator figures at scale against a real control plane (the integration harness: etcd,
+# kube-apiserver, controller-manager, scheduler, 16 fake 8-GPU nodes, the chart's RBAC):
+#  1. RSS idle (no PDDeployments);
+#  2. first pass: N zero-load PDDeployments (2N Deployments) and the DeepSeek sample, all reconciled
+#     (status written) after the operator starts;
+#  3. steady state over 60 s after that: API requests by verb from the operator's own
+#     pdscaler_api_requests_total, reads (get + list) per reconcile, operator CPU and RSS;
+#  4. edit-to-patch latency over 50 edits of the sample with the N others present;
+#  5. ten PDDeployments with spec.metrics (interval 5 s) on a real Prometheus, one of them through
+#     a proxy that answers every query after 5 s: the gaps between evaluations of the others.
+# Usage: tests/bench/operator_bench.sh    (PDSCALER_BUILD_DIR selects the build, default build/;
+#        PDSCALER_BENCH_COUNT the number of PDDeployments, default 1000)
 source "$(dirname "$0")/../integration/lib.sh"
-start_sample_fleet 16
-
-log "1. edit-to-patch latency, 50 edits"
-python3 - "$API_PORT" "$ADMIN_TOKEN" <<'PY'
-import json, ssl, statistics, sys, time, urllib.request
-port, token = sys.argv[1], sys.argv[2]
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-base = f"https://127.0.0.1:{port}"
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode())
-    req.add_header("Authorization", "Bearer " + token)
-    req.add_header("Content-Type", "application/merge-patch+json")
-    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-        return json.loads(r.read())
-scale = "/apis/apps/v1/namespaces/default/deployments/dsv31-prefill/scale"
-pdd = "/apis/pdscaler.io/v1alpha1/namespaces/default/pddeployments/deepseek-v31"
-lat = []
-for i in range(50):
-    tpm, want = (8000000, 5) if i % 2 == 0 else (5000000, 4)
-    call("PATCH", pdd, {"spec": {"workload": {"tokensPerMinute": tpm}}})
-    t0 = time.monotonic()
-    while call("GET", scale)["spec"]["replicas"] != want:
-        if time.monotonic() - t0 > 10: sys.exit(f"edit {i}: no rescale within 10 s")
-        time.sleep(0.002)
-    lat.append(time.monotonic() - t0)
-lat.sort()
-p50 = statistics.median(lat); p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
-print(f"edit-to-patch latency over {len(lat)} edits: p50 {p50*1000:.1f} ms, p99 {p99*1000:.1f} ms, max {lat[-1]*1000:.1f} ms")
-PY
-
-rss() { awk '/VmRSS/{print $2/1024 " MiB"}' "/proc/$1/status"; }
-k delete pdd deepseek-v31 >/dev/null
-sleep 2
-log "2. RSS idle (no PDDeployments): $(rss "$PID_operator_a")"
-
-log "creating 100 PDDeployments (zero load, so no pods) and their 200 Deployments"
-stop_pid "$PID_operator_a"
-for i in $(seq 1 100); do
+N=${PDSCALER_BENCH_COUNT:-1000}
+bench() { API_PORT=$API_PORT ADMIN_TOKEN=$ADMIN_TOKEN python3 "$ROOT/tests/bench/operator_bench.py" "$@"; }
+rss() { awk '/VmRSS/{printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
+peak_rss() { awk '/VmHWM/{printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+scrape() { curl -sf "http://127.0.0.1:$1/metrics"; }
+# metric_sum TEXT NAME [LABEL-FILTER]: the sum of a counter's series (optionally those matching a label).
+metric_sum() { awk -v n="$2" -v f="${3:-}" '(index($1, n "{") == 1 || $1 == n) && index($1, f) {s += $2} END {printf "%d", s}' <<<"$1"; }
+zero_deployment() {  # zero_deployment NAME: a Deployment at 0 replicas, no GPUs (the bench's filler)
   cat <<Y
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: p$i}
-spec: {replicas: 0, selector: {matchLabels: {app: p$i}}, template: {metadata: {labels: {app: p$i}}, spec: {containers: [{name: e, image: x}]}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: d$i}
-spec: {replicas: 0, selector: {matchLabels: {app: d$i}}, template: {metadata: {labels: {app: d$i}}, spec: {containers: [{name: e, image: x}]}}}
----
-$(sed "s/name: deepseek-v31\$/name: fleet-$i/; s/dsv31-prefill/p$i/; s/dsv31-decode/d$i/; s/tokensPerMinute: 5000000/tokensPerMinute: 0/; s/minReplicas: 1/minReplicas: 0/g" "$ROOT/crds/examples/deepseek-v31-h200.yaml" | grep -v '^#')
+metadata: {name: $1}
+spec: {replicas: 0, selector: {matchLabels: {app: $1}}, template: {metadata: {labels: {app: $1}}, spec: {containers: [{name: e, image: x}]}}}
 Y
-done | k apply -f - >/dev/null
+}
+
+cluster_up 16 8
+operator_up idle
+sleep 10
+log "1. RSS idle (no PDDeployments): $(rss "$PID_operator_idle")"
+stop_pid "$PID_operator_idle"
+
+log "creating $N PDDeployments (zero load, so no pods) and their $((2 * N)) Deployments, and the sample's fleet"
+sample=$(grep -v '^#' "$ROOT/crds/examples/deepseek-v31-h200.yaml")
+for i in $(seq 1 "$N"); do
+  zero_deployment "p$i"
+  zero_deployment "d$i"
+  echo ---
+  sed "s/name: deepseek-v31\$/name: fleet-$i/; s/dsv31-prefill/p$i/; s/dsv31-decode/d$i/; s/tokensPerMinute: 5000000/tokensPerMinute: 0/; s/minReplicas: 1/minReplicas: 0/g" <<<"$sample"
+done >"$WORK/fleets.yaml"
+gpu_deployment dsv31-prefill 8
+gpu_deployment dsv31-decode 8
+k create -f "$WORK/fleets.yaml" >/dev/null
+k apply -f "$ROOT/crds/examples/deepseek-v31-h200.yaml" >/dev/null
+# The controller-manager (20 requests/s by default) makes a ReplicaSet for each Deployment: let it
+# finish, so the operator starts on a quiet cluster.
+deadline=$(( $(date +%s) + 900 ))
+until [ "$(k get replicasets -o name | wc -l)" -ge $((2 * N + 2)) ] && [ "$(ready_of dsv31-decode)" == 1 ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "the controller-manager did not make the ReplicaSets in 900 s"
+  sleep 5
+done
+log "the controller-manager has made $((2 * N + 2)) ReplicaSets"
+
 t0=$(date +%s.%N)
 operator_up b
-all_reconciled() { [ "$(k get pdd -o jsonpath='{range .items[*]}{.status.observedGeneration}{"\n"}{end}' | grep -c '^1$')" -eq 100 ]; }
-wait_for 120 "100 PDDeployments reconciled" all_reconciled
+bench reconciled $((N + 1))
 t1=$(date +%s.%N)
-sleep 3
-log "2. RSS with 100 PDDeployments: $(rss "$PID_operator_b")"
-metrics=$(curl -sf "http://127.0.0.1:$OP_METRICS_b/metrics")
-count=$(awk '/^pdscaler_reconcile_duration_seconds_count/{print $2}' <<<"$metrics")
-sum=$(awk '/^pdscaler_reconcile_duration_seconds_sum/{print $2}' <<<"$metrics")
-python3 -c "
-n, s, wall = $count, $sum, $t1 - $t0
-print(f'3. first pass: 100 PDDeployments reconciled (status written) {wall:.2f} s after start, i.e. {100/wall:.0f} PDDeployments/s including start-up and cache sync')
-print(f'3. reconcile time from the operator histogram: {n:.0f} reconciles, mean {s/n*1000:.2f} ms, i.e. {n/s:.0f} reconciles/s on one worker')
-"
+op=$PID_operator_b
+log "2. first pass: $((N + 1)) PDDeployments reconciled (status written) $(python3 -c "print(f'{$t1 - $t0:.1f}')") s after the operator started"
+wait_for 60 "the sample at 4P4D" replicas_are dsv31-prefill 4
+sample_ready() { [ "$(ready_of dsv31-prefill)/$(ready_of dsv31-decode)" == 4/4 ]; }
+wait_for 120 "the sample's pods ready" sample_ready
+sleep 5
+
+m0=$(scrape "$OP_METRICS_b"); c0=$(cpu_ticks "$op"); s0=$(date +%s.%N)
+sleep 60
+m1=$(scrape "$OP_METRICS_b"); c1=$(cpu_ticks "$op"); s1=$(date +%s.%N)
+delta() { echo $(( $(metric_sum "$m1" "$@") - $(metric_sum "$m0" "$@") )); }
+reconciles=$(delta pdscaler_reconcile_total)
+reads=$(( $(delta pdscaler_api_requests_total 'verb="get"') + $(delta pdscaler_api_requests_total 'verb="list"') ))
+by_verb=""
+for v in get list watch patch create update; do by_verb+=" $v $(delta pdscaler_api_requests_total "verb=\"$v\"")"; done
+python3 - <<PY
+wall = $s1 - $s0
+cpu = ($c1 - $c0) / $(getconf CLK_TCK) / wall * 100
+n, reads = $reconciles, $reads
+print(f"[bench] 3. steady state over {wall:.0f} s: {n} reconciles; API requests by verb:$by_verb; "
+      f"{reads / max(n, 1):.2f} reads (get+list) per reconcile, {reads / wall:.1f} reads/s; operator CPU {cpu:.1f}% of a core")
+PY
+log "3. RSS with $N PDDeployments: $(rss "$op") (peak $(peak_rss "$op"))"
+
+log "4. edit-to-patch latency with $N other PDDeployments"
+bench edits deepseek-v31 dsv31-prefill | sed 's/^/[bench] 4. /'
+
+log "5. ten PDDeployments measuring load from a real Prometheus, one of them answered after 5 s"
+PROM_PORT=$(free_port); SLOW_PORT=$(free_port)
+echo "global: {scrape_interval: 15s}" >"$WORK/prometheus.yml"
+start prometheus prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prometheus" \
+  --web.listen-address "127.0.0.1:$PROM_PORT"
+wait_for 60 "Prometheus ready" curl -sf "http://127.0.0.1:$PROM_PORT/-/ready"
+start slow-proxy python3 "$ROOT/tests/cluster/auth_proxy.py" --port "$SLOW_PORT" \
+  --upstream "http://127.0.0.1:$PROM_PORT" --delay 5
+wait_for 20 "slow proxy up" curl -sf "http://127.0.0.1:$SLOW_PORT/-/ready"
+for i in $(seq 0 9); do
+  url="http://127.0.0.1:$PROM_PORT"
+  [ "$i" -eq 0 ] && url="http://127.0.0.1:$SLOW_PORT"
+  zero_deployment "lp$i"
+  zero_deployment "ld$i"
+  echo ---
+  sed "s/name: deepseek-v31\$/name: live-$i\n  labels: {bench: live}/; s/dsv31-prefill/lp$i/; s/dsv31-decode/ld$i/; s/minReplicas: 1/minReplicas: 0/g" <<<"$sample"
+  echo "  metrics: {prometheus: {url: \"$url\"}, engine: custom, prefillSelector: 'job=\"p\"', decodeSelector: 'job=\"d\"', window: 20s, evaluationInterval: 5s, queries: {completions: 'vector(0.2)', meanInputLength: 'vector(6144)', meanOutputLength: 'vector(512)'}}"
+done | k create -f - >/dev/null
+sleep 10
+bench evaluations 60 live-0 | sed 's/^/[bench] 5. /'
+log "RSS at the end: $(rss "$op") (peak $(peak_rss "$op"))"

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""An HTTPS front for Prometheus that demands a bearer token, as kube-rbac-proxy or a managed
-Prometheus does: TLS with the given certificate, 401 without `Authorization: Bearer TOKEN`, and
-GET requests passed on to the upstream Prometheus. Counts what it let through and refused in
---stats (one line: "ok N refused M"). Stops on SIGTERM."""
+"""A front for Prometheus: GET requests passed on to the upstream Prometheus, each on its own
+thread. With --token-file it demands a bearer token, as kube-rbac-proxy or a managed Prometheus
+does (401 without `Authorization: Bearer TOKEN`), and with --cert/--key it speaks TLS; with
+--delay it answers only after that many seconds (a loaded Prometheus). Counts what it let
+through and refused in --stats (one line: "ok N refused M"). Loopback only; stops on SIGTERM."""
 import argparse
 import http.server
 import signal
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -16,10 +18,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of Prometheus")
-    ap.add_argument("--token-file", required=True, help="the accepted token (re-read on each request)")
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
-    ap.add_argument("--stats", required=True)
+    ap.add_argument("--token-file", help="the accepted token (re-read on each request)")
+    ap.add_argument("--cert", help="serve HTTPS with this certificate (and --key)")
+    ap.add_argument("--key")
+    ap.add_argument("--delay", type=float, default=0, help="seconds before each answer")
+    ap.add_argument("--stats", help="file for the counts")
     a = ap.parse_args()
     counts = {"ok": 0, "refused": 0}
     lock = threading.Lock()
@@ -27,14 +30,17 @@ def main():
     def count(what):
         with lock:
             counts[what] += 1
-            with open(a.stats, "w") as f:
-                f.write(f"ok {counts['ok']} refused {counts['refused']}\n")
+            if a.stats:
+                with open(a.stats, "w") as f:
+                    f.write(f"ok {counts['ok']} refused {counts['refused']}\n")
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            with open(a.token_file) as f:
-                want = "Bearer " + f.read().strip()
-            if self.headers.get("Authorization", "") != want:
+            want = None
+            if a.token_file:
+                with open(a.token_file) as f:
+                    want = "Bearer " + f.read().strip()
+            if want is not None and self.headers.get("Authorization", "") != want:
                 count("refused")
                 body = b"Unauthorized\n"
                 self.send_response(401)
@@ -43,6 +49,7 @@ def main():
                 self.wfile.write(body)
                 return
             count("ok")
+            time.sleep(a.delay)
             try:
                 with urllib.request.urlopen(a.upstream + self.path, timeout=10) as r:
                     status, body = r.status, r.read()
@@ -58,9 +65,10 @@ def main():
             pass
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), H)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
     srv.serve_forever()
 

@@ -31,7 +31,7 @@ TEST(PrometheusParse, NanInfEmptyAndErrorsAreErrorsNotZero) {
 }
 
 TEST(PrometheusQueries, VllmPresetUsesCurrentNamesAndTheSelectors) {
-  codec::MetricsSpec m;
+  api::MetricsSpec m;
   m.prefill_selector = R"(job="p")";
   m.decode_selector = R"(job="d")";
   m.window_s = 120;
@@ -40,7 +40,7 @@ TEST(PrometheusQueries, VllmPresetUsesCurrentNamesAndTheSelectors) {
   EXPECT_EQ(q.input_mean, R"(sum(rate(vllm:request_prompt_tokens_sum{job="p"}[120s])) / sum(rate(vllm:request_prompt_tokens_count{job="p"}[120s])))");
   EXPECT_NE(q.in_flight_growth.find(R"(deriv(vllm:num_requests_waiting{job="p"}[120s]))"), std::string::npos);
   EXPECT_NE(q.tpot_mean.find("vllm:request_time_per_output_token_seconds_sum"), std::string::npos);
-  m.engine = codec::Engine::Sglang;
+  m.engine = api::Engine::Sglang;
   EXPECT_EQ(queries_for(m).completions, R"(sum(rate(sglang:num_requests_total{job="d"}[120s])))");
 }
 
@@ -51,8 +51,8 @@ namespace pdscaler::ctl {
 namespace {
 
 TEST(PrometheusQueries, DynamoPresetReadsTheFrontend) {
-  codec::MetricsSpec m;
-  m.engine = codec::Engine::Dynamo;
+  api::MetricsSpec m;
+  m.engine = api::Engine::Dynamo;
   m.frontend_selector = R"(job="frontend")";
   m.window_s = 60;
   const Queries q = queries_for(m);
@@ -63,7 +63,7 @@ TEST(PrometheusQueries, DynamoPresetReadsTheFrontend) {
 }
 
 TEST(PrometheusQueries, OverridesReplaceOneQuantityWithPlaceholdersFilledIn) {
-  codec::MetricsSpec m;
+  api::MetricsSpec m;
   m.prefill_selector = R"(job="p")";
   m.decode_selector = R"(job="d")";
   m.window_s = 30;
@@ -71,8 +71,8 @@ TEST(PrometheusQueries, OverridesReplaceOneQuantityWithPlaceholdersFilledIn) {
   const Queries q = queries_for(m);
   EXPECT_EQ(q.ttft_mean, R"(histogram_quantile(0.5, sum by (le) (rate(my_ttft_bucket{job="p"}[30s]))))");
   EXPECT_EQ(q.completions, R"(sum(rate(vllm:request_success_total{job="d"}[30s])))") << "the rest stays the preset's";
-  codec::MetricsSpec c;
-  c.engine = codec::Engine::Custom;
+  api::MetricsSpec c;
+  c.engine = api::Engine::Custom;
   c.decode_selector = "svc=\"x\"";
   c.queries.completions = "sum(rate(done_total{$decode}[$window]))";
   const Queries cq = queries_for(c);
@@ -121,7 +121,7 @@ TEST(PrometheusHistogram, StdDevFromCumulativeBuckets) {
 }
 
 TEST(PrometheusQueries, ExtrasFollowTheSloPercentileAndTheEngine) {
-  codec::MetricsSpec m;
+  api::MetricsSpec m;
   m.prefill_selector = R"(job="p")";
   m.decode_selector = R"(job="d")";
   m.window_s = 60;
@@ -132,7 +132,7 @@ TEST(PrometheusQueries, ExtrasFollowTheSloPercentileAndTheEngine) {
   EXPECT_EQ(q.prefix_hit_rate, R"(sum(rate(vllm:prefix_cache_hits_total{job="p"}[60s])) / sum(rate(vllm:prefix_cache_queries_total{job="p"}[60s])))");
   EXPECT_EQ(q.decode_running, R"(sum(vllm:num_requests_running{job="d"}))");
   EXPECT_EQ(q.input_buckets, R"(sum by (le) (rate(vllm:request_prompt_tokens_bucket{job="p"}[60s])))");
-  m.engine = codec::Engine::Sglang;
+  m.engine = api::Engine::Sglang;
   EXPECT_EQ(queries_for(m).prefix_hit_rate, R"(avg(avg_over_time(sglang:cache_hit_rate{job="p"}[60s])))");
 }
 
@@ -143,7 +143,7 @@ TEST(PrometheusSource, CredentialsReachTheClientAndARotationGetsANewOne) {
     made.emplace_back(url, auth);
     return std::make_unique<FakePrometheus>(&paths);
   });
-  codec::MetricsSpec m;
+  api::MetricsSpec m;
   m.prometheus_url = "https://prom:9090";
   m.prefill_selector = R"(job="p")";
   m.decode_selector = R"(job="d")";

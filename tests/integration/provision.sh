@@ -32,4 +32,19 @@ grep -q 'pdscaler_desired_replicas{name="deepseek-v31",namespace="default",role=
 grep -q '^pdscaler_leader 1' <<<"$metrics" || fail "leader gauge"
 grep -q 'pdscaler_reconcile_total{result="success"}' <<<"$metrics" || fail "reconcile counter"
 grep -q 'pdscaler_predicted_tpot_seconds{name="deepseek-v31",namespace="default"} 0.0186' <<<"$metrics" || fail "predicted TPOT metric"
+
+# A node agent that leaves condition times unset writes them as null (the API allows it): the pod
+# reads as ready since an unknown time, with a warning, and the PDDeployment is still served.
+pod=$(k get pods -l app=dsv31-prefill -o jsonpath='{.items[0].metadata.name}')
+api PATCH "/api/v1/namespaces/default/pods/$pod/status" \
+  '{"status": {"conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": null},
+                              {"type": "Ready", "status": "True", "lastTransitionTime": null}]}}' >/dev/null
+assert_eq null "$(k get pod "$pod" -o json | jq -c '.status.conditions[] | select(.type == "Ready") | .lastTransitionTime')" \
+  "the API server keeps a null lastTransitionTime"
+k patch pdd deepseek-v31 --type merge -p '{"spec":{"workload":{"tokensPerMinute":8000000}}}' >/dev/null
+wait_for 30 "rescaled past a pod with null condition times" replicas_are dsv31-prefill 5
+generation_2() { [ "$(status_field deepseek-v31 '{.status.observedGeneration}')" == 2 ]; }
+wait_for 30 "status for generation 2" generation_2
+metrics=$(curl -sf "http://127.0.0.1:$OP_METRICS_a/metrics")
+! grep -q 'pdscaler_reconcile_total{result="error"}' <<<"$metrics" || fail "a reconcile failed: $(grep 'result="error"' <<<"$metrics")"
 log "PASS"

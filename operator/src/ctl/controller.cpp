@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "pdscaler/codec/spec_codec.h"
-#include "pdscaler/ctl/decide.h"
+#include "pdscaler/api/status_codec.h"
 #include "pdscaler/kube/config.h"
+#include "pdscaler/reconcile/live.h"
 
 namespace pdscaler::ctl {
 
@@ -12,60 +12,46 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kGroupVersion = "pdscaler.io/v1alpha1";
-
 std::string collection(const std::string& group_version_path, const std::string& ns, const std::string& plural) {
   return group_version_path + (ns.empty() ? "" : "/namespaces/" + ns) + "/" + plural;
 }
 
-// A merge patch turning `old` into `now` at the top level (removed keys become null).
-json status_patch(const json& old, const json& now) {
-  json patch = now;
-  if (old.is_object())
-    for (auto it = old.begin(); it != old.end(); ++it)
-      if (!now.contains(it.key())) patch[it.key()] = nullptr;
-  return patch;
-}
-
-PodSummary observe_pods(kube::KubeClient& client, const std::string& ns, const std::string& selector,
-                        std::chrono::system_clock::time_point now) {
-  PodSummary s;
-  if (selector.empty()) {
-    s.error = "the target's /scale has no status.selector";
-    return s;
-  }
-  auto pods = client.list("/api/v1/namespaces/" + ns + "/pods?labelSelector=" + http::query_escape(selector));
-  if (!pods) {
-    s.error = "cannot list pods: " + pods.error().message;
-    return s;
-  }
-  return summarize_pods(pods->items, now);
-}
-
-TargetObservation observe_target(kube::KubeClient& client, const std::string& ns, const codec::ScaleTargetRef& ref,
-                                 std::chrono::system_clock::time_point now) {
-  TargetObservation t;
+// What the API says of one target workload: /scale (replicas, selector), the object (ready
+// replicas) and the pods the selector matches.
+reconcile::TargetView observe_target(kube::KubeClient& client, const std::string& ns, const api::ScaleTargetRef& ref) {
+  reconcile::TargetView v;
   const kube::TargetRef tr{ns, ref.api_version, ref.kind, ref.name};
   auto scale = client.get_scale(tr);
   if (!scale) {
-    t.not_found = scale.error().code == kube::ErrorCode::NotFound;
-    t.error = scale.error().message;
-    return t;
+    v.not_found = scale.error().code == kube::ErrorCode::NotFound;
+    v.error = scale.error().message;
+    return v;
   }
-  t.read = true;
-  t.spec_replicas = scale->spec_replicas;
-  auto obj = client.get_object(tr);
-  if (obj && obj->contains("status") && (*obj)["status"].is_object())
-    t.ready_replicas = (*obj)["status"].value("readyReplicas", scale->status_replicas);
-  else
-    t.ready_replicas = scale->status_replicas;
-  t.pods = observe_pods(client, ns, scale->selector, now);
-  return t;
+  v.known = true;
+  v.spec_replicas = scale->spec_replicas;
+  v.ready_replicas = scale->status_replicas;
+  if (auto obj = client.get_object(tr)) {
+    const auto w = api::decode_workload(*obj);
+    if (obj->contains("status") && (*obj)["status"].is_object() && (*obj)["status"].contains("readyReplicas"))
+      v.ready_replicas = w.value.ready_replicas;
+  }
+  if (scale->selector.empty()) {
+    v.pods_error = "the target's /scale has no status.selector";
+    return v;
+  }
+  auto pods = client.list("/api/v1/namespaces/" + ns + "/pods?labelSelector=" + http::query_escape(scale->selector));
+  if (!pods) {
+    v.pods_error = "cannot list pods: " + pods.error().message;
+    return v;
+  }
+  v.pods_known = true;
+  for (const auto& item : pods->items) v.pods.push_back(api::decode_pod(item).value);
+  return v;
 }
 
 // The Secrets spec.metrics.prometheus names, read at each evaluation (so a rotation is picked up).
 tl::expected<PrometheusAuth, std::string> prometheus_auth(kube::KubeClient& client, const std::string& ns,
-                                                          const codec::MetricsSpec& m) {
+                                                          const api::MetricsSpec& m) {
   PrometheusAuth auth;
   for (auto [ref, into, field] : {std::tuple{&m.bearer_token_secret, &auth.bearer_token, "bearerTokenSecret"},
                                   std::tuple{&m.ca_secret, &auth.ca_pem, "caSecret"}}) {
@@ -80,15 +66,6 @@ tl::expected<PrometheusAuth, std::string> prometheus_auth(kube::KubeClient& clie
     while (into == &auth.bearer_token && !into->empty() && (into->back() == '\n' || into->back() == '\r')) into->pop_back();
   }
   return auth;
-}
-
-std::string describe_errors(const std::vector<codec::FieldError>& errs) {
-  std::string out;
-  for (const auto& e : errs) {
-    if (!out.empty()) out += "; ";
-    out += (e.path.empty() ? "" : e.path + ": ") + e.message;
-  }
-  return out;
 }
 
 }  // namespace
@@ -164,16 +141,18 @@ void Controller::enqueue_all() {
 
 void Controller::on_workload_change(const json* workload) {
   if (!workload) return;
-  const std::string ns = (*workload)["metadata"].value("namespace", "");
-  const std::string name = (*workload)["metadata"].value("name", "");
+  std::vector<std::string> ignored;
+  api::TolerantReader r(ignored);
+  const api::ObjectMeta w = api::decode_object_meta(*workload, r);
   for (const auto& obj : pdds_->objects()) {
-    if (obj["metadata"].value("namespace", "") != ns || !obj.contains("spec")) continue;
+    const api::ObjectMeta m = api::decode_object_meta(obj, r);
+    if (m.namespace_ != w.namespace_) continue;
+    const json* spec = r.object(obj, "spec", "spec");
     for (const char* role : {"prefill", "decode"}) {
-      const json& spec = obj["spec"];
-      if (!spec.contains(role) || !spec[role].contains("scaleTargetRef")) continue;
-      const json& ref = spec[role]["scaleTargetRef"];
-      if (ref.value("kind", "") == "Deployment" && ref.value("name", "") == name) {
-        queue_.add(Informer::key_of(obj));
+      const json* rs = spec ? r.object(*spec, role, role) : nullptr;
+      const json* ref = rs ? r.object(*rs, "scaleTargetRef", "scaleTargetRef") : nullptr;
+      if (ref && r.string(*ref, "kind", "kind") == "Deployment" && r.string(*ref, "name", "name") == w.name) {
+        queue_.add(api::key_of(m));
         break;
       }
     }
@@ -204,69 +183,68 @@ void Controller::reconcile(const std::string& key) {
     metrics_.forget(ns, name);
     queue_.forget(key);
     live_.erase(key);
+    decoded_.erase(key);
     return;
   }
 
-  log_->debug("{}: reconciling generation {} resourceVersion {}", key,
-              (*obj)["metadata"].value("generation", 0LL), (*obj)["metadata"].value("resourceVersion", ""));
-  Observation obs;
-  obs.object = *obj;
-  obs.now = std::chrono::system_clock::now();
-  auto decoded = codec::decode_pddeployment(obj->dump());
-  if (!decoded) {
-    obs.spec_error = describe_errors(decoded.error());
-  } else {
-    obs.spec = std::move(*decoded);
-    obs.prefill = observe_target(client_, ns, obs.spec->prefill_target, obs.now);
-    obs.decode = observe_target(client_, ns, obs.spec->decode_target, obs.now);
+  const auto previous = decoded_.find(key);
+  api::PDDeployment pdd = api::decode_pddeployment(*obj, previous == decoded_.end() ? nullptr : &previous->second);
+  for (const auto& w : pdd.warnings) log_->warn("{}: {}", key, w);
+  log_->debug("{}: reconciling generation {} resourceVersion {}", key, pdd.metadata.generation,
+              pdd.metadata.resource_version);
+  reconcile::TargetView pv, dv;
+  if (pdd.spec) {
+    pv = observe_target(client_, ns, pdd.spec->prefill_target);
+    dv = observe_target(client_, ns, pdd.spec->decode_target);
+  }
+  reconcile::Observation obs = reconcile::observe(pdd, pv, dv, std::chrono::system_clock::now());
+  if (obs.spec) {
     for (const auto* t : {&obs.prefill, &obs.decode})
       if (t->read && !t->pods.read) log_->debug("{}: {}", key, t->pods.error);
-    if (obs.spec->metrics)
-      obs.live = evaluate_live(key, (*obj)["metadata"].value("generation", 0LL), *obs.spec, obs);
-    else
-      live_.erase(key);
+    if (obs.spec->metrics) obs.live = evaluate_live(key, obs);
+    else live_.erase(key);
   }
 
-  const Intent intent = intend(obs);
-  WriteOutcome pw, dw;
-  for (auto [role, ri, out] : {std::tuple{Role::Prefill, &intent.prefill, &pw},
-                               std::tuple{Role::Decode, &intent.decode, &dw}}) {
+  const reconcile::Intent intent = reconcile::intend(obs);
+  reconcile::WriteOutcome pw, dw;
+  for (auto [role, ri, out] : {std::tuple{reconcile::Role::Prefill, &intent.prefill, &pw},
+                               std::tuple{reconcile::Role::Decode, &intent.decode, &dw}}) {
     if (!ri->write) continue;
-    const auto& ref = role == Role::Prefill ? obs.spec->prefill_target : obs.spec->decode_target;
+    const auto& ref = role == reconcile::Role::Prefill ? obs.spec->prefill_target : obs.spec->decode_target;
     out->attempted = true;
     auto r = client_.set_scale({ns, ref.api_version, ref.kind, ref.name}, *ri->write);
     out->ok = static_cast<bool>(r);
     if (!r) out->error = r.error().message;
-    log_->info("{}: scale {} {}/{} to {}: {}", key, to_string(role), ref.kind, ref.name, *ri->write,
+    log_->info("{}: scale {} {}/{} to {}: {}", key, reconcile::to_string(role), ref.kind, ref.name, *ri->write,
                r ? "ok" : r.error().message);
   }
 
-  const Report rep = report(obs, intent, pw, dw);
-  const json old_status = obj->value("status", json::object());
+  const reconcile::Report rep = reconcile::report(obs, intent, pw, dw);
   bool failed = false;
-  if (rep.status != old_status) {
-    if (log_->should_log(spdlog::level::trace))
-      log_->trace("{}: status change {}", key, json::diff(old_status, rep.status).dump());
-    auto r = client_.patch_pddeployment_status(ns, name, status_patch(old_status, rep.status));
+  if (rep.status != obs.status) {
+    const json patch = api::merge_patch(api::encode_status(obs.status), api::encode_status(rep.status));
+    log_->trace("{}: status change {}", key, patch.dump());
+    auto r = client_.patch_pddeployment_status(ns, name, patch);
     if (r) {
-      log_->debug("{}: status written at resourceVersion {}", key, (*r)["metadata"].value("resourceVersion", ""));
+      log_->debug("{}: status written", key);
       pdds_->update_local(key, *r);  // the server's newest copy, so the next look sees our status
     } else if (r.error().code != kube::ErrorCode::NotFound) {
       log_->warn("{}: status update failed: {}", key, r.error().message);
       failed = true;
     }
   }
-  const json involved = {{"apiVersion", kGroupVersion},
-                         {"kind", "PDDeployment"},
+  const json involved = {{"apiVersion", api::kGroupVersion},
+                         {"kind", api::kKind},
                          {"namespace", ns},
                          {"name", name},
-                         {"uid", (*obj)["metadata"].value("uid", "")},
-                         {"resourceVersion", (*obj)["metadata"].value("resourceVersion", "")}};
+                         {"uid", pdd.metadata.uid},
+                         {"resourceVersion", pdd.metadata.resource_version}};
   for (const auto& e : rep.events) {
     log_->info("{}: event {} {}: {}", key, e.type, e.reason, e.message);
     auto r = client_.create_event(ns, {involved, e.type, e.reason, e.message, "Reconcile"});
     if (!r) log_->warn("{}: cannot record event {}: {}", key, e.reason, r.error().message);
   }
+  decoded_[key] = std::move(pdd);
 
   if (intent.plan && intent.plan->feasible) {
     metrics_.replicas(ns, name, "prefill", intent.prefill.desired, obs.prefill.spec_replicas);
@@ -279,51 +257,35 @@ void Controller::reconcile(const std::string& key) {
   metrics_.reconcile(result, secs);
   if (retry) queue_.add_rate_limited(key);
   else queue_.forget(key);
-  if (intent.valid) {
-    // Nothing else may wake us when pods wait for GPUs or a capacity limit runs out: look again then.
-    std::optional<double> next_s;
-    auto soonest = [&](double v) { next_s = next_s ? std::min(*next_s, v) : v; };
-    for (const auto* t : {&obs.prefill.pods, &obs.decode.pods})
-      for (double age : t->unschedulable_for_s)
-        if (age < obs.spec->pending_timeout_s) soonest(obs.spec->pending_timeout_s - age);
-    if (intent.capacity)
-      soonest(obs.spec->capacity_retry_s - std::chrono::duration<double>(obs.now - intent.capacity->since).count());
-    if (next_s)
-      queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(std::max(1.0, *next_s + 0.5) * 1000)));
-  }
+  // Nothing else may wake us when pods wait for GPUs or a capacity limit runs out: look again then.
+  if (const auto next_s = reconcile::recheck_after_s(obs, intent))
+    queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(std::max(1.0, *next_s + 0.5) * 1000)));
   if (obs.live) {
     // Measure again at the next interval, whatever else happens.
     queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(obs.spec->metrics->evaluation_interval_s * 1000)));
   }
 }
 
-LiveLoad Controller::evaluate_live(const std::string& key, long long generation, const codec::PDDeployment& d,
-                                   const Observation& obs) {
+reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reconcile::Observation& obs) {
   Live& live = live_[key];
+  const api::PDDeploymentSpec& d = *obs.spec;
   const auto& m = *d.metrics;
+  const std::int64_t generation = obs.metadata.generation;
   if (live.generation != generation || !live.autoscaler) {
     // A new spec: a new policy (its profile, SLOs or windows may have changed). The load history
     // carries over: from the policy it replaces, or after a restart from status; the calibration
     // only while the spec is the one it was learnt under.
-    planner::AutoscalerConfig c;
-    c.startup_s = m.startup_s;
-    c.interval_s = m.evaluation_interval_s;
-    c.stabilizer.scale_down_window_s = m.scale_down_window_s;
-    c.calibration.enabled = m.calibration.enabled;
-    c.calibration.max_correction = m.calibration.max_correction;
-    c.calibration.min_requests = m.calibration.min_requests;
-    c.calibration.window_s = m.window_s;
     std::vector<planner::HistoryPoint> history;
     std::optional<planner::CalibrationState> calibration;
     if (live.autoscaler) {
       history.assign(live.autoscaler->history().begin(), live.autoscaler->history().end());
     } else {
-      restore_live_state(obs.object.value("status", json::object()), generation, history, calibration);
+      reconcile::restore_live_state(obs.status, generation, history, calibration);
       if (!history.empty())
         log_->info("{}: restored {} evaluations{} from status", key, history.size(),
                    calibration ? " and the calibration" : "");
     }
-    live.autoscaler = std::make_unique<planner::Autoscaler>(d.plan, c);
+    live.autoscaler = std::make_unique<planner::Autoscaler>(d.plan, reconcile::autoscaler_config(m));
     live.autoscaler->restore(history, calibration);
     live.generation = generation;
     live.next_evaluation = {};
@@ -333,59 +295,22 @@ LiveLoad Controller::evaluate_live(const std::string& key, long long generation,
   const auto now = std::chrono::steady_clock::now();
   if (now < live.next_evaluation) return live.state;
   live.next_evaluation = now + std::chrono::milliseconds(static_cast<long long>(m.evaluation_interval_s * 1000));
-  live.state.evaluated_at = kube::format_time(obs.now);
   if (!source_) {
+    live.state.evaluated_at = api::whole_seconds(obs.now);
     live.state.available = false;
     live.state.error = "no metrics source in this operator";
     return live.state;
   }
-  // Look ahead over the start-up time measured on the cluster, once there are ready pods to measure.
-  if (const auto up = measured_startup_s(obs.prefill.pods, obs.decode.pods)) {
-    live.state.startup_s = *up;
-    live.state.startup_source = fmt::format("measured: median creation to Ready of the newest pods ({} prefill, {} decode)",
-                                            obs.prefill.pods.startup_s.size(), obs.decode.pods.startup_s.size());
-  } else {
-    live.state.startup_s = m.startup_s;
-    live.state.startup_source = "spec.metrics.startupTime (no ready pods measured yet)";
-  }
-  live.autoscaler->set_startup_s(live.state.startup_s);
-  auto auth = prometheus_auth(client_, key.substr(0, key.find('/')), m);
-  auto observed = auth ? source_->observe(m, *auth) : tl::expected<ObservedLoad, std::string>(tl::unexpect, auth.error());
-  const double t_s = std::chrono::duration<double>(obs.now.time_since_epoch()).count();
-  const int cur_p = obs.prefill.read ? obs.prefill.spec_replicas : d.plan.prefill.min_replicas;
-  const int cur_d = obs.decode.read ? obs.decode.spec_replicas : d.plan.decode.min_replicas;
-  if (!observed) {
-    live.autoscaler->hold(t_s, cur_p, cur_d);
-    live.state.available = false;
-    live.state.error = observed.error();
-    ++live.state.failures;
-    log_->warn("{}: metrics unavailable ({} in a row): {}", key, live.state.failures, observed.error());
-    return live.state;
-  }
-  planner::LoadSample sample;
-  sample.t_s = t_s;
-  sample.requests_per_s = observed->requests_per_s;
-  sample.mean_input = observed->mean_input.value_or(0);
-  sample.mean_output = observed->mean_output.value_or(0);
-  sample.completed_requests = observed->completions_per_s * m.window_s;
-  sample.input_stddev = observed->input_stddev;
-  sample.prefix_cache_hit_rate = observed->prefix_hit_rate;
-  sample.ttft_s = observed->ttft_s;
-  sample.tpot_s = observed->tpot_s;
-  if (obs.prefill.read && obs.decode.read) {
-    sample.prefill_ready = obs.prefill.ready_replicas;
-    sample.decode_ready = obs.decode.ready_replicas;
-  }
-  live.state.recommendation = live.autoscaler->step(sample, cur_p, cur_d);
-  live.state.history.assign(live.autoscaler->history().begin(), live.autoscaler->history().end());
-  live.state.observed = *observed;
-  live.state.available = true;
-  live.state.error.clear();
-  live.state.failures = 0;
-  log_->debug("{}: measured {:.3f} req/s (in {:.0f}, out {:.0f}); provisioned {:.3f}; recommends {}P{}D", key,
-              observed->requests_per_s, sample.mean_input, sample.mean_output,
-              live.state.recommendation->provisioned_rate, live.state.recommendation->prefill,
-              live.state.recommendation->decode);
+  auto auth = prometheus_auth(client_, obs.metadata.namespace_, m);
+  reconcile::Measurement measurement{obs.now, auth ? source_->observe(m, *auth)
+                                                   : tl::expected<ObservedLoad, std::string>(tl::unexpect, auth.error())};
+  reconcile::evaluate(*live.autoscaler, m, measurement, obs, live.state);
+  if (!live.state.available)
+    log_->warn("{}: metrics unavailable ({} in a row): {}", key, live.state.failures, live.state.error);
+  else
+    log_->debug("{}: measured {:.3f} req/s; provisioned {:.3f}; recommends {}P{}D", key,
+                live.state.observed.requests_per_s, live.state.recommendation->provisioned_rate,
+                live.state.recommendation->prefill, live.state.recommendation->decode);
   return live.state;
 }
 

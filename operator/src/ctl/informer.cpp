@@ -25,9 +25,9 @@ bool older(const json& a, const json& b) {
 }  // namespace
 
 std::string Informer::key_of(const json& o) {
-  if (!o.is_object() || !o.contains("metadata") || !o["metadata"].is_object()) return "/";
-  const json& m = o["metadata"];
-  return m.value("namespace", "") + "/" + m.value("name", "");
+  std::vector<std::string> ignored;
+  api::TolerantReader r(ignored);
+  return api::key_of(api::decode_object_meta(o, r));
 }
 
 bool Informer::sleep_unless_stopped(std::chrono::milliseconds d) {
@@ -66,14 +66,15 @@ void Informer::run() {
 
     std::string rv = listed->resource_version;
     while (!stopped_) {
-      auto w = client_.watch(collection_, rv, 60, [&](const std::string& type, const json& obj) {
-        if (!obj.is_object() || !obj.contains("metadata")) return !stopped_;
-        rv = obj["metadata"].value("resourceVersion", rv);
-        if (type == "BOOKMARK") return !stopped_;
+      auto w = client_.watch(collection_, rv, 60, [&](api::WatchEvent& ev) {
+        if (!ev.resource_version.empty()) rv = ev.resource_version;
+        if (ev.type == api::WatchEventType::Bookmark) return !stopped_;
+        const json& obj = ev.object;
+        const bool deleted = ev.type == api::WatchEventType::Deleted;
         const std::string key = key_of(obj);
         {
           std::lock_guard<std::mutex> lock(mu_);
-          if (type == "DELETED") {
+          if (deleted) {
             items_.erase(key);
           } else if (auto it = items_.find(key); it != items_.end() && older(obj, it->second)) {
             return !stopped_;  // we already hold a newer copy (written by us)
@@ -81,7 +82,7 @@ void Informer::run() {
             items_[key] = obj;
           }
         }
-        on_change_(key, type == "DELETED" ? nullptr : &obj);
+        on_change_(key, deleted ? nullptr : &obj);
         return !stopped_;
       });
       if (stopped_) break;

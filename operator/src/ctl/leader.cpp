@@ -14,15 +14,15 @@ void LeaderElector::set_leader(bool v) {
 bool LeaderElector::try_acquire_or_renew() {
   const auto now_wall = std::chrono::system_clock::now();
   const auto now = std::chrono::steady_clock::now();
-  const std::string stamp = kube::format_micro_time(now_wall);
+  const std::string stamp = api::format_micro_time(now_wall);
   auto got = client_.get_lease(cfg_.namespace_, cfg_.name);
   if (!got) return false;
   if (!*got) {
-    kube::Lease l{cfg_.namespace_, cfg_.name, cfg_.identity,
+    api::Lease l{cfg_.namespace_, cfg_.name, cfg_.identity,
                   static_cast<int>(cfg_.lease_duration.count()), stamp, stamp, 0, ""};
     return static_cast<bool>(client_.create_lease(l));
   }
-  kube::Lease l = **got;
+  api::Lease l = **got;
   const std::string record = l.holder + "|" + l.renew_time + "|" + l.acquire_time + "|" +
                              std::to_string(l.transitions);
   if (record != observed_record_) {
@@ -69,11 +69,11 @@ void LeaderElector::release() {
   set_leader(false);
   auto got = client_.get_lease(cfg_.namespace_, cfg_.name);
   if (!got || !*got || (**got).holder != cfg_.identity) return;
-  kube::Lease l = **got;
+  api::Lease l = **got;
   // As client-go's ReleaseOnCancel: empty holder, a one-second lease, so a peer takes over at once.
   l.holder = "";
   l.lease_duration_s = 1;
-  l.renew_time = kube::format_micro_time(std::chrono::system_clock::now());
+  l.renew_time = api::format_micro_time(std::chrono::system_clock::now());
   client_.update_lease(l);
 }
 

@@ -18,7 +18,7 @@ class PrometheusSource final : public MetricsSource {
  public:
   explicit PrometheusSource(HttpFactory f) : make_http_(std::move(f)) {}
 
-  tl::expected<ObservedLoad, std::string> observe(const codec::MetricsSpec& m, const PrometheusAuth& auth) override {
+  tl::expected<ObservedLoad, std::string> observe(const api::MetricsSpec& m, const PrometheusAuth& auth) override {
     const Queries q = queries_for(m);
     http::Client& c = client(m.prometheus_url, auth);
     auto completions = query(c, q.completions);
@@ -82,7 +82,7 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     s.replace(at, from.size(), to);
 }
 
-Queries preset(const codec::MetricsSpec& m, const std::string& w) {
+Queries preset(const api::MetricsSpec& m, const std::string& w) {
   const std::string p = "{" + m.prefill_selector + "}";
   const std::string d = "{" + m.decode_selector + "}";
   auto mean = [&](const std::string& hist, const std::string& sel) {
@@ -96,7 +96,7 @@ Queries preset(const codec::MetricsSpec& m, const std::string& w) {
     return fmt::format("sum by (le) (rate({}_bucket{}[{}]))", hist, sel, w);
   };
   switch (m.engine) {
-    case codec::Engine::Sglang:
+    case api::Engine::Sglang:
       return {fmt::format("sum(rate(sglang:num_requests_total{}[{}]))", d, w),
               fmt::format("sum(deriv(sglang:num_queue_reqs{0}[{2}])) + sum(deriv(sglang:num_running_reqs{0}[{2}])) + "
                           "sum(deriv(sglang:num_queue_reqs{1}[{2}])) + sum(deriv(sglang:num_running_reqs{1}[{2}]))",
@@ -109,7 +109,7 @@ Queries preset(const codec::MetricsSpec& m, const std::string& w) {
               fmt::format("avg(avg_over_time(sglang:cache_hit_rate{}[{}]))", p, w),
               fmt::format("sum(sglang:num_running_reqs{})", d),
               ""};
-    case codec::Engine::Dynamo: {
+    case api::Engine::Dynamo: {
       // Dynamo's frontend sees every request end to end: one selector, the frontend's.
       const std::string f = "{" + m.frontend_selector + "}";
       return {fmt::format("sum(rate(dynamo_frontend_output_sequence_tokens_count{}[{}]))", f, w),
@@ -123,9 +123,9 @@ Queries preset(const codec::MetricsSpec& m, const std::string& w) {
               "",
               buckets("dynamo_frontend_input_sequence_tokens", f)};
     }
-    case codec::Engine::Custom:
+    case api::Engine::Custom:
       return {};  // everything comes from spec.metrics.queries
-    case codec::Engine::Vllm:
+    case api::Engine::Vllm:
       break;
   }
   return {fmt::format("sum(rate(vllm:request_success_total{}[{}]))", d, w),
@@ -143,7 +143,7 @@ Queries preset(const codec::MetricsSpec& m, const std::string& w) {
 }
 }  // namespace
 
-Queries queries_for(const codec::MetricsSpec& m) {
+Queries queries_for(const api::MetricsSpec& m) {
   const std::string w = window(m.window_s);
   Queries q = preset(m, w);
   const auto& o = m.queries;

@@ -1,7 +1,9 @@
-#include <ctime>
+// The Kubernetes API over http::Client: typed reads of /scale and Leases, the watch stream parsed
+// line by line (api::parse_watch_line), errors mapped to codes.
 #include <map>
 #include <mutex>
 
+#include "pdscaler/api/time.h"
 #include "pdscaler/kube/client.h"
 
 namespace pdscaler::kube {
@@ -48,8 +50,10 @@ class RestClient final : public KubeClient {
   Result<ListResult> list(const std::string& collection) override {
     auto r = call("list", req("GET", collection));
     if (!r) return tl::unexpected(r.error());
+    if (!r->is_object() || !r->contains("items") || !(*r)["items"].is_array())
+      return tl::unexpected(ApiError{ErrorCode::Other, 200, "list answer without items"});
     ListResult out;
-    out.resource_version = (*r)["metadata"].value("resourceVersion", "");
+    out.resource_version = api::decode_list_meta(*r).resource_version;
     for (auto& item : (*r)["items"]) out.items.push_back(std::move(item));
     return out;
   }
@@ -61,15 +65,19 @@ class RestClient final : public KubeClient {
                              rv + "&timeoutSeconds=" + std::to_string(timeout_s);
     std::optional<ApiError> in_stream;
     auto r = watch_http_->stream(req("GET", path), [&](const std::string& line) {
-      const json ev = json::parse(line, nullptr, false);
-      if (!ev.is_object() || !ev.contains("type")) return true;
-      const std::string type = ev["type"];
-      if (type == "ERROR") {
-        const int code = ev["object"].value("code", 500);
-        in_stream = ApiError{code_for(code), code, ev["object"].value("message", "watch error")};
+      auto ev = api::parse_watch_line(line);
+      if (!ev) {
+        // A line that is not an event (a proxy's page, a truncated line): the stream cannot be
+        // trusted from here on; end it and let the caller watch again.
+        in_stream = ApiError{ErrorCode::Unavailable, 200, "watch stream: " + ev.error()};
         return false;
       }
-      return handler(type, ev["object"]);
+      if (ev->type == api::WatchEventType::Error) {
+        const int code = ev->error.code ? ev->error.code : 500;
+        in_stream = ApiError{code_for(code), code, ev->error.message.empty() ? "watch error" : ev->error.message};
+        return false;
+      }
+      return handler(*ev);
     });
     if (!r) {
       observe("watch", 0);
@@ -84,21 +92,21 @@ class RestClient final : public KubeClient {
 
   void cancel_watches() override { watch_http_->cancel_streams(); }
 
-  Result<Scale> get_scale(const TargetRef& t) override {
+  Result<api::Scale> get_scale(const TargetRef& t) override {
     auto path = object_path(t);
     if (!path) return tl::unexpected(path.error());
     auto r = call("get", req("GET", *path + "/scale"));
     if (!r) return tl::unexpected(r.error());
-    return to_scale(*r);
+    return api::decode_scale(*r).value;
   }
 
-  Result<Scale> set_scale(const TargetRef& t, int replicas) override {
+  Result<api::Scale> set_scale(const TargetRef& t, int replicas) override {
     auto path = object_path(t);
     if (!path) return tl::unexpected(path.error());
     const json patch = {{"spec", {{"replicas", replicas}}}};
     auto r = call("patch", req("PATCH", *path + "/scale", patch.dump(), kMergePatch));
     if (!r) return tl::unexpected(r.error());
-    return to_scale(*r);
+    return api::decode_scale(*r).value;
   }
 
   Result<json> get_object(const TargetRef& t) override {
@@ -136,9 +144,9 @@ class RestClient final : public KubeClient {
         {"source", {{"component", "pdscaler-operator"}}},
         {"reportingComponent", "pdscaler.io/operator"},
         {"reportingInstance", instance_},
-        {"firstTimestamp", format_time(now)},
-        {"lastTimestamp", format_time(now)},
-        {"eventTime", format_micro_time(now)},
+        {"firstTimestamp", api::format_time(now)},
+        {"lastTimestamp", api::format_time(now)},
+        {"eventTime", api::format_micro_time(now)},
         {"count", 1},
     };
     auto r = call("create", req("POST", "/api/v1/namespaces/" + ns + "/events", body.dump()));
@@ -146,25 +154,25 @@ class RestClient final : public KubeClient {
     return {};
   }
 
-  Result<std::optional<Lease>> get_lease(const std::string& ns, const std::string& name) override {
+  Result<std::optional<api::Lease>> get_lease(const std::string& ns, const std::string& name) override {
     auto r = call("get", req("GET", lease_path(ns) + "/" + name));
     if (!r) {
-      if (r.error().code == ErrorCode::NotFound) return std::optional<Lease>();
+      if (r.error().code == ErrorCode::NotFound) return std::optional<api::Lease>();
       return tl::unexpected(r.error());
     }
-    return std::optional<Lease>(to_lease(*r));
+    return std::optional<api::Lease>(api::decode_lease(*r).value);
   }
 
-  Result<Lease> create_lease(const Lease& l) override {
-    auto r = call("create", req("POST", lease_path(l.namespace_), lease_json(l).dump()));
+  Result<api::Lease> create_lease(const api::Lease& l) override {
+    auto r = call("create", req("POST", lease_path(l.namespace_), api::encode_lease(l).dump()));
     if (!r) return tl::unexpected(r.error());
-    return to_lease(*r);
+    return api::decode_lease(*r).value;
   }
 
-  Result<Lease> update_lease(const Lease& l) override {
-    auto r = call("update", req("PUT", lease_path(l.namespace_) + "/" + l.name, lease_json(l).dump()));
+  Result<api::Lease> update_lease(const api::Lease& l) override {
+    auto r = call("update", req("PUT", lease_path(l.namespace_) + "/" + l.name, api::encode_lease(l).dump()));
     if (!r) return tl::unexpected(r.error());
-    return to_lease(*r);
+    return api::decode_lease(*r).value;
   }
 
  private:
@@ -199,9 +207,12 @@ class RestClient final : public KubeClient {
         r.error().message = "API group version " + api_version + " is not served";
       return tl::unexpected(r.error());
     }
-    for (const auto& res : (*r)["resources"]) {
-      const std::string name = res.value("name", "");
-      if (res.value("kind", "") == kind && name.find('/') == std::string::npos) {
+    std::vector<std::string> ignored;
+    api::TolerantReader read(ignored);
+    const json* resources = read.array(*r, "resources", "resources");
+    for (const json& res : resources ? *resources : json::array()) {
+      const std::string name = read.string(res, "name", "name").value_or("");
+      if (read.string(res, "kind", "kind") == kind && name.find('/') == std::string::npos) {
         std::lock_guard<std::mutex> lock(mu_);
         plurals_[key] = name;
         return name;
@@ -216,43 +227,8 @@ class RestClient final : public KubeClient {
     return *col + "/" + t.name;
   }
 
-  static Scale to_scale(const json& j) {
-    Scale s;
-    if (j.contains("spec")) s.spec_replicas = j["spec"].value("replicas", 0);
-    if (j.contains("status")) {
-      s.status_replicas = j["status"].value("replicas", 0);
-      s.selector = j["status"].value("selector", "");
-    }
-    return s;
-  }
-
   static std::string lease_path(const std::string& ns) {
     return "/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases";
-  }
-
-  static json lease_json(const Lease& l) {
-    json spec = {{"holderIdentity", l.holder},
-                 {"leaseDurationSeconds", l.lease_duration_s},
-                 {"leaseTransitions", l.transitions}};
-    if (!l.acquire_time.empty()) spec["acquireTime"] = l.acquire_time;
-    if (!l.renew_time.empty()) spec["renewTime"] = l.renew_time;
-    json meta = {{"name", l.name}, {"namespace", l.namespace_}};
-    if (!l.resource_version.empty()) meta["resourceVersion"] = l.resource_version;
-    return {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"metadata", meta}, {"spec", spec}};
-  }
-
-  static Lease to_lease(const json& j) {
-    Lease l;
-    l.namespace_ = j["metadata"].value("namespace", "");
-    l.name = j["metadata"].value("name", "");
-    l.resource_version = j["metadata"].value("resourceVersion", "");
-    const json spec = j.value("spec", json::object());
-    l.holder = spec.value("holderIdentity", "");
-    l.lease_duration_s = spec.value("leaseDurationSeconds", 15);
-    l.acquire_time = spec.value("acquireTime", "");
-    l.renew_time = spec.value("renewTime", "");
-    l.transitions = spec.value("leaseTransitions", 0);
-    return l;
   }
 
   std::unique_ptr<http::Client> http_;
@@ -283,39 +259,6 @@ std::unique_ptr<KubeClient> make_rest_client(std::unique_ptr<http::Client> http,
                                              std::string reporting_instance, ApiObserver observer) {
   return std::make_unique<RestClient>(std::move(http), std::move(watch_http),
                                       std::move(reporting_instance), std::move(observer));
-}
-
-std::string format_time(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string format_micro_time(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(micros));
-  return out;
-}
-
-std::optional<std::chrono::system_clock::time_point> parse_time(const std::string& s) {
-  std::tm tm{};
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) return std::nullopt;
-  auto t = std::chrono::system_clock::from_time_t(timegm(&tm));
-  if (*end == '.') {
-    double frac = std::atof(end);
-    t += std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(frac));
-  }
-  return t;
 }
 
 }  // namespace pdscaler::kube

@@ -13,12 +13,13 @@
 
 #include <spdlog/logger.h>
 
-#include "pdscaler/ctl/decide.h"
+#include "pdscaler/api/pddeployment.h"
 #include "pdscaler/ctl/informer.h"
 #include "pdscaler/ctl/metrics_source.h"
 #include "pdscaler/ctl/self_metrics.h"
 #include "pdscaler/ctl/workqueue.h"
 #include "pdscaler/kube/client.h"
+#include "pdscaler/reconcile/decide.h"
 
 namespace pdscaler::ctl {
 
@@ -48,13 +49,12 @@ class Controller {
   void guarded(const char* what, const std::function<void()>& body);
   // The live policy of one PDDeployment with spec.metrics, evaluated at most once an interval.
   struct Live {
-    long long generation = -1;
+    std::int64_t generation = -1;
     std::unique_ptr<planner::Autoscaler> autoscaler;
     std::chrono::steady_clock::time_point next_evaluation{};
-    LiveLoad state;
+    reconcile::LiveLoad state;
   };
-  LiveLoad evaluate_live(const std::string& key, long long generation, const codec::PDDeployment& d,
-                         const Observation& obs);
+  reconcile::LiveLoad evaluate_live(const std::string& key, const reconcile::Observation& obs);
 
   kube::KubeClient& client_;
   SelfMetrics& metrics_;
@@ -62,6 +62,8 @@ class Controller {
   std::shared_ptr<spdlog::logger> log_;
   MetricsSource* source_;
   std::map<std::string, Live> live_;  // worker thread only
+  // The last decoded copy of each PDDeployment, so a spec is decoded once per generation.
+  std::map<std::string, api::PDDeployment> decoded_;  // worker thread only
   WorkQueue queue_;
   std::unique_ptr<Informer> pdds_;
   std::unique_ptr<Informer> deployments_;

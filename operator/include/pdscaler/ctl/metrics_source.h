@@ -13,23 +13,13 @@
 
 #include <tl/expected.hpp>
 
-#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/api/pddeployment.h"
 #include "pdscaler/http/client.h"
+#include "pdscaler/reconcile/observation.h"
 
 namespace pdscaler::ctl {
 
-struct ObservedLoad {
-  double requests_per_s = 0;      // arrivals: completions + growth of in-flight requests
-  double completions_per_s = 0;
-  std::optional<double> mean_input;   // absent when the window saw no completed request
-  std::optional<double> mean_output;
-  std::optional<double> ttft_s;       // mean over the window
-  std::optional<double> tpot_s;
-  std::optional<double> ttft_at_percentile_s;  // at the SLO's percentile (histogram_quantile)
-  std::optional<double> prefix_hit_rate;       // share of prompt tokens served from cache
-  std::optional<double> decode_running;        // requests decoding, whole pool
-  std::optional<double> input_stddev;          // from the prompt-length histogram's buckets
-};
+using reconcile::ObservedLoad;
 
 // Credentials for Prometheus, read from the Secrets spec.metrics.prometheus names.
 struct PrometheusAuth {
@@ -40,7 +30,7 @@ struct PrometheusAuth {
 class MetricsSource {
  public:
   virtual ~MetricsSource() = default;
-  virtual tl::expected<ObservedLoad, std::string> observe(const codec::MetricsSpec& m,
+  virtual tl::expected<ObservedLoad, std::string> observe(const api::MetricsSpec& m,
                                                           const PrometheusAuth& auth = {}) = 0;
 };
 
@@ -51,7 +41,7 @@ struct Queries {
   std::string ttft_at_percentile, prefix_hit_rate, decode_running;
   std::string input_buckets;  // one series per `le`: the prompt-length histogram's bucket rates
 };
-Queries queries_for(const codec::MetricsSpec& m);
+Queries queries_for(const api::MetricsSpec& m);
 
 // The standard deviation of a histogram given as cumulative counts per upper bound (`le`, +Inf
 // last), each bucket's mass at its midpoint (the first bucket's at half its bound, +Inf's at the

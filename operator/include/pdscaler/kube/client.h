@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
 
+#include "pdscaler/api/objects.h"
 #include "pdscaler/http/client.h"
 
 namespace pdscaler::kube {
@@ -43,12 +44,6 @@ struct TargetRef {
   std::string name;
 };
 
-struct Scale {
-  int spec_replicas = 0;
-  int status_replicas = 0;
-  std::string selector;  // status.selector: the label selector of the pods it counts ("" if none)
-};
-
 struct ListResult {
   std::vector<nlohmann::json> items;
   std::string resource_version;
@@ -62,20 +57,9 @@ struct Event {
   std::string action;
 };
 
-struct Lease {
-  std::string namespace_;
-  std::string name;
-  std::string holder;
-  int lease_duration_s = 15;
-  std::string acquire_time;  // RFC 3339 with microseconds, as the API stores MicroTime
-  std::string renew_time;
-  int transitions = 0;
-  std::string resource_version;
-};
-
-// Called with the type (ADDED, MODIFIED, DELETED, BOOKMARK) and object of each watch event;
-// returning false ends the watch.
-using WatchHandler = std::function<bool(const std::string& type, const nlohmann::json& object)>;
+// Called with each watch event but ERROR (which ends the watch with its code); returning false
+// ends the watch.
+using WatchHandler = std::function<bool(api::WatchEvent& event)>;
 
 class KubeClient {
  public:
@@ -91,8 +75,8 @@ class KubeClient {
   virtual void cancel_watches() = 0;
 
   // The /scale subresource of any resource that has one, and the object itself (for readiness).
-  virtual Result<Scale> get_scale(const TargetRef& t) = 0;
-  virtual Result<Scale> set_scale(const TargetRef& t, int replicas) = 0;
+  virtual Result<api::Scale> get_scale(const TargetRef& t) = 0;
+  virtual Result<api::Scale> set_scale(const TargetRef& t, int replicas) = 0;
   virtual Result<nlohmann::json> get_object(const TargetRef& t) = 0;
   // The collection path of a kind in a namespace ("" = all namespaces), via discovery.
   virtual Result<std::string> collection_path(const std::string& api_version, const std::string& kind,
@@ -103,9 +87,9 @@ class KubeClient {
                                                  const nlohmann::json& status) = 0;
   virtual Result<void> create_event(const std::string& namespace_, const Event& e) = 0;
 
-  virtual Result<std::optional<Lease>> get_lease(const std::string& namespace_, const std::string& name) = 0;
-  virtual Result<Lease> create_lease(const Lease& l) = 0;
-  virtual Result<Lease> update_lease(const Lease& l) = 0;  // conflicts on a stale resourceVersion
+  virtual Result<std::optional<api::Lease>> get_lease(const std::string& namespace_, const std::string& name) = 0;
+  virtual Result<api::Lease> create_lease(const api::Lease& l) = 0;
+  virtual Result<api::Lease> update_lease(const api::Lease& l) = 0;  // conflicts on a stale resourceVersion
 };
 
 // Called after every API call with its verb and outcome (for metrics); may be empty.
@@ -114,10 +98,5 @@ using ApiObserver = std::function<void(const std::string& verb, int http_status)
 std::unique_ptr<KubeClient> make_rest_client(std::unique_ptr<http::Client> http,
                                              std::unique_ptr<http::Client> watch_http,
                                              std::string reporting_instance, ApiObserver observer);
-
-// RFC 3339 in UTC with microseconds ("2026-11-22T20:41:07.123456Z").
-std::string format_micro_time(std::chrono::system_clock::time_point t);
-std::string format_time(std::chrono::system_clock::time_point t);  // seconds precision
-std::optional<std::chrono::system_clock::time_point> parse_time(const std::string& s);
 
 }  // namespace pdscaler::kube

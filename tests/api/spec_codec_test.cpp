@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "pdscaler/codec/spec_codec.h"
+#include "pdscaler/api/spec_codec.h"
 
-namespace pdscaler::codec {
+namespace pdscaler::api {
 namespace {
 
 // A valid manifest; tests replace one line to break it.
@@ -47,7 +47,7 @@ std::string replace(std::string text, const std::string& from, const std::string
 
 // Decodes `text`, expects failure, and returns the first error.
 FieldError first_error(const std::string& text) {
-  auto d = decode_pddeployment(text);
+  auto d = decode_manifest(text);
   EXPECT_FALSE(d);
   if (d) return {};
   EXPECT_FALSE(d.error().empty());
@@ -55,7 +55,7 @@ FieldError first_error(const std::string& text) {
 }
 
 TEST(SpecCodec, DecodesTheGoodManifest) {
-  auto d = decode_pddeployment(kGood);
+  auto d = decode_manifest(kGood);
   ASSERT_TRUE(d) << format_error(d.error().front(), "x");
   EXPECT_EQ(d->name, "deepseek-v31");
   EXPECT_EQ(d->namespace_, "llm");
@@ -87,7 +87,7 @@ TEST(SpecCodec, JsonFromTheApiServerDecodesToo) {
       "decode":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"StatefulSet","name":"d"},
                 "tpotByBatchSize":[{"batchSize":1,"tpot":"9ms"}]}},
     "status":{"observedGeneration":3}})";
-  auto d = decode_pddeployment(json);
+  auto d = decode_manifest(json);
   ASSERT_TRUE(d) << format_error(d.error().front(), "json");
   EXPECT_EQ(d->mode, Mode::Auto);  // default
   EXPECT_EQ(d->plan.workload.rate_unit, planner::RateUnit::RequestsPerSecond);
@@ -132,7 +132,7 @@ TEST(SpecCodec, WrongTypeNamesPathAndLine) {
 TEST(SpecCodec, BadDuration) {
   const FieldError e = first_error(replace(kGood, "tpot: 20ms, ", "tpot: 20, "));
   EXPECT_EQ(e.path, "spec.slo.tpot");
-  EXPECT_EQ(e.message, "expected a duration like \"2s\" or \"100ms\", got \"20\"");
+  EXPECT_EQ(e.message, "expected a duration like \"2s\" or \"100ms\", got 20 (a number: a duration needs its unit)");
 }
 
 TEST(SpecCodec, UnknownEnumValueListsTheChoices) {
@@ -168,7 +168,7 @@ TEST(SpecCodec, UnsortedProfileNamesTheElement) {
 TEST(SpecCodec, ProfileValuesAreChecked) {
   const FieldError e = first_error(replace(kGood, "{batchSize: 16, tpot: 14ms}", "{batchSize: 16.5, tpot: 14ms}"));
   EXPECT_EQ(e.path, "spec.decode.tpotByBatchSize[1].batchSize");
-  EXPECT_EQ(e.message, "expected a whole number, got \"16.5\"");
+  EXPECT_EQ(e.message, "expected a whole number, got 16.5");
   const FieldError z = first_error(replace(kGood, "{batchSize: 16, tpot: 14ms}", "{batchSize: 16, tpot: 0ms}"));
   EXPECT_EQ(z.path, "spec.decode.tpotByBatchSize[1].tpot");
   const FieldError empty = first_error(replace(kGood,
@@ -178,7 +178,7 @@ TEST(SpecCodec, ProfileValuesAreChecked) {
 }
 
 TEST(SpecCodec, NoisyTpotTableIsAcceptedWithAWarning) {
-  auto d = decode_pddeployment(replace(kGood, "{batchSize: 16, tpot: 14ms}", "{batchSize: 16, tpot: 8ms}"));
+  auto d = decode_manifest(replace(kGood, "{batchSize: 16, tpot: 14ms}", "{batchSize: 16, tpot: 8ms}"));
   ASSERT_TRUE(d);
   ASSERT_EQ(d->warnings.size(), 1u);
   EXPECT_NE(d->warnings[0].find("spec.decode.tpotByBatchSize[1]"), std::string::npos) << d->warnings[0];
@@ -221,13 +221,13 @@ TEST(SpecCodec, WrongKindOrVersion) {
 }
 
 TEST(SpecCodec, ReportsEveryErrorNotJustTheFirst) {
-  auto d = decode_pddeployment(replace(replace(kGood, "mode: Recommend", "mode: x"), "tpot: 20ms, ", "tpot: x, "));
+  auto d = decode_manifest(replace(replace(kGood, "mode: Recommend", "mode: x"), "tpot: 20ms, ", "tpot: x, "));
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error().size(), 2u);
 }
 
 TEST(SpecCodec, MixedLengthsDistribution) {
-  auto d = decode_pddeployment(replace(replace(kGood, "inputLength: 6144, ",
+  auto d = decode_manifest(replace(replace(kGood, "inputLength: 6144, ",
       "inputLengthDistribution: [{inputLength: 2048, weight: 1}, {inputLength: 10240, weight: 1}], "),
       "    overhead: 100ms", "    overhead: 100ms\n    queueModel: MG1"));
   ASSERT_TRUE(d) << format_error(d.error().front(), "x");
@@ -242,17 +242,17 @@ TEST(SpecCodec, FormatErrorIsCompilerStyle) {
 }
 
 }  // namespace
-}  // namespace pdscaler::codec
+}  // namespace pdscaler::api
 
-namespace pdscaler::codec {
+namespace pdscaler::api {
 namespace {
 
 TEST(SpecCodec, MetricsSection) {
   const std::string with = replace(kGood, "  scaling: {rounding: Nearest, maxTotalGpus: 128, onOverride: Yield}\n",
       "  scaling: {rounding: Nearest, maxTotalGpus: 128, onOverride: Yield}\n"
       "  metrics: {prometheus: {url: \"http://prom:9090/\"}, engine: sglang, prefillSelector: 'job=\"p\"',"
-      " decodeSelector: 'job=\"d\"', window: 2m, evaluationInterval: 10s, startupTime: 90s, scaleDownWindow: 0}\n");
-  auto d = decode_pddeployment(with);
+      " decodeSelector: 'job=\"d\"', window: 2m, evaluationInterval: 10s, startupTime: 90s, scaleDownWindow: 0s}\n");
+  auto d = decode_manifest(with);
   ASSERT_TRUE(d) << format_error(d.error().front(), "x");
   ASSERT_TRUE(d->metrics);
   EXPECT_EQ(d->metrics->prometheus_url, "http://prom:9090");
@@ -267,7 +267,7 @@ TEST(SpecCodec, MetricsSection) {
   EXPECT_EQ(braces.path, "spec.metrics.prefillSelector");
   const FieldError engine = first_error(replace(with, "engine: sglang", "engine: triton"));
   EXPECT_EQ(engine.message, "unknown value \"triton\" (expected one of: vllm, sglang, dynamo, custom)");
-  EXPECT_FALSE(decode_pddeployment(kGood)->metrics);
+  EXPECT_FALSE(decode_manifest(kGood)->metrics);
   EXPECT_TRUE(d->metrics->calibration.enabled);
   EXPECT_DOUBLE_EQ(d->metrics->calibration.max_correction, 0.25);
   EXPECT_FALSE(d->metrics->fallback);
@@ -279,7 +279,7 @@ TEST(SpecCodec, MetricsQueriesCalibrationFallbackAndEngines) {
       "  metrics: {prometheus: {url: \"http://prom:9090\"}, prefillSelector: 'job=\"p\"', decodeSelector: 'job=\"d\"'"
       "ENGINE, calibration: {enabled: false, maxCorrection: 0.5, minRequests: 20},"
       " fallback: {afterFailures: 4, prefillReplicas: 6, decodeReplicas: 5}QUERIES}\n");
-  auto d = decode_pddeployment(replace(replace(base, "ENGINE", ""), "QUERIES", ", queries: {meanTtft: 'x{$prefill}'}"));
+  auto d = decode_manifest(replace(replace(base, "ENGINE", ""), "QUERIES", ", queries: {meanTtft: 'x{$prefill}'}"));
   ASSERT_TRUE(d) << format_error(d.error().front(), "x");
   EXPECT_FALSE(d->metrics->calibration.enabled);
   EXPECT_DOUBLE_EQ(d->metrics->calibration.max_correction, 0.5);
@@ -295,7 +295,7 @@ TEST(SpecCodec, MetricsQueriesCalibrationFallbackAndEngines) {
   EXPECT_EQ(first_error(replace(replace(base, "ENGINE", ", engine: custom"), "QUERIES", "")).path, "spec.metrics.queries");
   const std::string dynamo = replace(replace(base, "ENGINE", ", engine: dynamo"), "QUERIES", "");
   EXPECT_EQ(first_error(dynamo).path, "spec.metrics.frontendSelector");
-  EXPECT_TRUE(decode_pddeployment(replace(dynamo, "engine: dynamo", "engine: dynamo, frontendSelector: 'job=\"fe\"'")));
+  EXPECT_TRUE(decode_manifest(replace(dynamo, "engine: dynamo", "engine: dynamo, frontendSelector: 'job=\"fe\"'")));
   // Bad values name their field.
   const std::string ok = replace(replace(base, "ENGINE", ""), "QUERIES", "");
   EXPECT_EQ(first_error(replace(ok, "enabled: false", "enabled: maybe")).path, "spec.metrics.calibration.enabled");
@@ -305,7 +305,7 @@ TEST(SpecCodec, MetricsQueriesCalibrationFallbackAndEngines) {
   // Prometheus credentials from Secrets.
   const std::string creds = replace(ok, "url: \"http://prom:9090\"",
       "url: \"https://prom:9090\", bearerTokenSecret: {name: prom, key: token}, caSecret: {name: prom-ca, key: ca.crt}");
-  auto c = decode_pddeployment(creds);
+  auto c = decode_manifest(creds);
   ASSERT_TRUE(c) << format_error(c.error().front(), "x");
   ASSERT_TRUE(c->metrics->bearer_token_secret);
   EXPECT_EQ(c->metrics->bearer_token_secret->name, "prom");
@@ -315,4 +315,60 @@ TEST(SpecCodec, MetricsQueriesCalibrationFallbackAndEngines) {
 }
 
 }  // namespace
-}  // namespace pdscaler::codec
+}  // namespace pdscaler::api
+
+namespace pdscaler::api {
+namespace {
+
+TEST(SpecCodec, ScalarsAreTypedAsYamlCoreSchemaDoes) {
+  // Quoted, a number is a string: the API server's schema refuses it, so does the codec.
+  const FieldError q = first_error(replace(kGood, "tokensPerMinute: 5000000", "tokensPerMinute: \"5000000\""));
+  EXPECT_EQ(q.path, "spec.workload.tokensPerMinute");
+  EXPECT_EQ(q.message, "expected a number, got \"5000000\"");
+  const FieldError b = first_error(replace(kGood, "name: p}", "name: 12}"));
+  EXPECT_EQ(b.path, "spec.prefill.scaleTargetRef.name");
+  EXPECT_EQ(b.message, "expected a non-empty string, got 12");
+  // `Off` stays a string (YAML 1.2; YAML 1.1 read it as false).
+  auto off = decode_manifest(replace(kGood, "mode: Recommend", "mode: Off"));
+  ASSERT_TRUE(off) << format_error(off.error().front(), "x");
+  EXPECT_EQ(off->mode, Mode::Off);
+  auto parsed = parse_manifest("a: 1\nb: 1.5\nc: -2e3\nd: '7'\ne: true\nf: ~\ng: 2s\nh: .inf\ni: +3\n");
+  ASSERT_TRUE(parsed);
+  const nlohmann::json& t = parsed->tree;
+  EXPECT_TRUE(t["a"].is_number_integer());
+  EXPECT_EQ(t["b"], 1.5);
+  EXPECT_EQ(t["c"], -2000.0);
+  EXPECT_EQ(t["d"], "7");
+  EXPECT_EQ(t["e"], true);
+  EXPECT_TRUE(t["f"].is_null());
+  EXPECT_EQ(t["g"], "2s");
+  EXPECT_EQ(t["h"], ".inf");
+  EXPECT_EQ(t["i"], 3);
+}
+
+TEST(SpecCodec, ApiServerTreeDecodesWithoutPositions) {
+  auto parsed = parse_manifest(kGood);
+  ASSERT_TRUE(parsed);
+  nlohmann::json obj = parsed->tree;
+  obj["metadata"]["resourceVersion"] = "12";
+  obj["metadata"]["managedFields"] = nlohmann::json::array();
+  obj["status"] = {{"plan", "4P4D"}};
+  auto spec = decode_spec(obj);
+  ASSERT_TRUE(spec) << describe(spec.error());
+  EXPECT_EQ(spec->mode, Mode::Recommend);
+  obj["spec"]["slo"].erase("ttft");
+  auto bad = decode_spec(obj);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().front().line, 0);
+  EXPECT_EQ(describe(bad.error()), "spec.slo.ttft: required field is missing");
+}
+
+TEST(SpecCodec, UnknownFieldPointsAtItsKey) {
+  const FieldError e = first_error(replace(kGood, "    gpusPerReplica: 8\n    maxThroughput", "    gpusPerReplicas: 8\n    maxThroughput"));
+  EXPECT_EQ(e.path, "spec.prefill.gpusPerReplicas");
+  EXPECT_EQ(e.line, 12);
+  EXPECT_EQ(e.column, 5);
+}
+
+}  // namespace
+}  // namespace pdscaler::api

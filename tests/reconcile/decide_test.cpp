@@ -5,14 +5,24 @@
 #include <fstream>
 #include <sstream>
 
-#include "pdscaler/ctl/decide.h"
-#include "pdscaler/kube/client.h"
+#include "pdscaler/api/spec_codec.h"
+#include "pdscaler/api/status_codec.h"
+#include "pdscaler/reconcile/decide.h"
 #include "planner/fixtures.h"
 
-namespace pdscaler::ctl {
+namespace pdscaler::reconcile {
 namespace {
 
 using nlohmann::json;
+
+std::optional<api::PDDeploymentSpec> spec_of(const std::string& text, std::string* error = nullptr) {
+  auto d = api::decode_manifest(text);
+  if (!d) {
+    if (error) *error = api::describe(d.error());
+    return std::nullopt;
+  }
+  return api::PDDeploymentSpec(*d);
+}
 
 std::string example_text() {
   std::ifstream f(std::string(PDSCALER_SOURCE_DIR) + "/crds/examples/deepseek-v31-h200.yaml");
@@ -25,9 +35,10 @@ class Decide : public ::testing::Test {
  protected:
   Observation obs(int prefill_replicas, int decode_replicas, int ready_p = -1, int ready_d = -1) {
     Observation o;
-    o.object = {{"metadata", {{"name", "deepseek-v31"}, {"generation", generation}}}, {"status", status}};
-    auto d = codec::decode_pddeployment(text);
-    if (d) o.spec = *d; else o.spec_error = d.error().front().path + ": " + d.error().front().message;
+    o.metadata.name = "deepseek-v31";
+    o.metadata.generation = generation;
+    o.status = status;
+    o.spec = spec_of(text, &o.spec_error);
     o.prefill = {true, false, "", prefill_replicas, ready_p < 0 ? prefill_replicas : ready_p, {}};
     o.decode = {true, false, "", decode_replicas, ready_d < 0 ? decode_replicas : ready_d, {}};
     o.now = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000 + tick++));
@@ -43,8 +54,9 @@ class Decide : public ::testing::Test {
     return {i, r};
   }
 
-  static std::string cond(const json& st, const std::string& type, const char* field = "reason") {
-    for (const auto& c : st["conditions"])
+  static std::string cond(const api::PDDeploymentStatus& st, const std::string& type, const char* field = "reason") {
+    const json j = api::encode_status(st);
+    for (const auto& c : j.value("conditions", json::array()))
       if (c["type"] == type) return c[field];
     return "";
   }
@@ -55,8 +67,8 @@ class Decide : public ::testing::Test {
   }
 
   std::string text = example_text();
-  json status = json::object();
-  long long generation = 1;
+  api::PDDeploymentStatus status;
+  std::int64_t generation = 1;
   int tick = 0;
 };
 
@@ -65,10 +77,10 @@ TEST_F(Decide, FirstReconcileWritesThePlanAndRecordsIt) {
   ASSERT_TRUE(i.prefill.write);
   EXPECT_EQ(*i.prefill.write, 4);
   EXPECT_EQ(*i.decode.write, 4);
-  EXPECT_EQ(r.status["plan"], "4P4D");
-  EXPECT_EQ(r.status["prefill"]["appliedReplicas"], 4);
-  EXPECT_EQ(r.status["prefill"]["gpus"], 32);
-  EXPECT_EQ(r.status["observedGeneration"], 1);
+  EXPECT_EQ(*r.status.plan, "4P4D");
+  EXPECT_EQ(r.status.prefill->applied_replicas, 4);
+  EXPECT_EQ(r.status.prefill->gpus, 32);
+  EXPECT_EQ(r.status.observed_generation, 1);
   EXPECT_TRUE(has_event(r, "SuccessfulRescale"));
   EXPECT_EQ(cond(r.status, "Ready"), "ScalingInProgress");
   EXPECT_EQ(cond(r.status, "ScalingActive"), "Scaling");
@@ -81,8 +93,8 @@ TEST_F(Decide, SettledFleetIsReadyAndStatusStopsChanging) {
   EXPECT_FALSE(i.prefill.write);
   EXPECT_FALSE(i.decode.write);
   EXPECT_EQ(cond(r.status, "Ready"), "AsPlanned");
-  EXPECT_EQ(r.status["prefill"]["summary"], "4/4");
-  const json settled = r.status;
+  EXPECT_EQ(r.status.prefill->summary, "4/4");
+  const api::PDDeploymentStatus settled = r.status;
   auto [i2, r2] = step(obs(4, 4));
   EXPECT_EQ(r2.status, settled);  // so the controller skips the status write
   EXPECT_TRUE(r2.events.empty());
@@ -125,7 +137,7 @@ TEST_F(Decide, YieldStopsWritingUntilTheSpecChanges) {
   auto [i, r] = step(obs(7, 4));
   EXPECT_FALSE(i.prefill.write);
   EXPECT_TRUE(i.yielded);
-  EXPECT_EQ(r.status["yieldedGeneration"], 1);
+  EXPECT_EQ(r.status.yielded_generation, 1);
   EXPECT_EQ(cond(r.status, "ScalingActive"), "Yielded");
   auto [i2, r2] = step(obs(7, 4));  // still yielded, no new event
   EXPECT_FALSE(i2.prefill.write);
@@ -135,7 +147,7 @@ TEST_F(Decide, YieldStopsWritingUntilTheSpecChanges) {
   EXPECT_FALSE(i3.prefill.override_detected);
   ASSERT_TRUE(i3.prefill.write);
   EXPECT_EQ(*i3.prefill.write, 4);
-  EXPECT_FALSE(r3.status.contains("yieldedGeneration"));
+  EXPECT_FALSE(r3.status.yielded_generation);
 }
 
 TEST_F(Decide, RecommendNeverWrites) {
@@ -143,9 +155,9 @@ TEST_F(Decide, RecommendNeverWrites) {
   auto [i, r] = step(obs(1, 1));
   EXPECT_FALSE(i.prefill.write);
   EXPECT_FALSE(i.decode.write);
-  EXPECT_EQ(r.status["plan"], "4P4D");
+  EXPECT_EQ(*r.status.plan, "4P4D");
   EXPECT_EQ(cond(r.status, "ScalingActive"), "RecommendOnly");
-  EXPECT_FALSE(r.status["prefill"].contains("appliedReplicas"));
+  EXPECT_FALSE(r.status.prefill->applied_replicas);
 }
 
 TEST_F(Decide, InvalidSpecIsAConditionNotAWrite) {
@@ -183,8 +195,8 @@ TEST_F(Decide, FailedWriteKeepsTheOldRecordAndSaysSo) {
   Observation o = obs(1, 1);
   Intent i = intend(o);
   Report r = report(o, i, {true, false, "connection refused"}, {true, true, ""});
-  EXPECT_FALSE(r.status["prefill"].contains("appliedReplicas"));
-  EXPECT_EQ(r.status["decode"]["appliedReplicas"], 4);
+  EXPECT_FALSE(r.status.prefill->applied_replicas);
+  EXPECT_EQ(r.status.decode->applied_replicas, 4);
   EXPECT_TRUE(has_event(r, "FailedRescale"));
   EXPECT_EQ(cond(r.status, "Degraded"), "ApiError");
   EXPECT_TRUE(r.retry_soon);
@@ -201,15 +213,15 @@ TEST_F(Decide, LimitedPlanSaysWhichConstraintBinds) {
 TEST_F(Decide, NoConditionMessageIsEmpty) {
   step(obs(1, 1));
   auto [i, r] = step(obs(4, 4));
-  for (const auto& c : r.status["conditions"]) EXPECT_FALSE(c["message"].get<std::string>().empty()) << c.dump();
+  for (const auto& c : r.status.conditions) EXPECT_FALSE(c.message.empty()) << c.type;
 }
 
 }  // namespace
-}  // namespace pdscaler::ctl
+}  // namespace pdscaler::reconcile
 
 #include <yaml-cpp/yaml.h>
 
-namespace pdscaler::ctl {
+namespace pdscaler::reconcile {
 namespace {
 
 // Every key the reconciler writes into status must be declared in the CRD, or the API server
@@ -233,18 +245,18 @@ TEST_F(Decide, EveryStatusFieldIsInTheCrdSchema) {
   text.replace(text.find("rounding: Ceil"), 14, "rounding: Ceil, onOverride: Yield");
   step(obs(1, 1));
   auto [i, r] = step(obs(7, 4));  // yielded: every optional field is present
-  ASSERT_TRUE(r.status.contains("yieldedGeneration"));
-  expect_declared(r.status, schema, "status");
+  ASSERT_TRUE(r.status.yielded_generation);
+  expect_declared(api::encode_status(r.status), schema, "status");
 }
 
 }  // namespace
-}  // namespace pdscaler::ctl
+}  // namespace pdscaler::reconcile
 
-namespace pdscaler::ctl {
+namespace pdscaler::reconcile {
 namespace {
 
 LiveLoad live_at(double rps, const std::string& text) {
-  auto d = codec::decode_pddeployment(text);
+  auto d = spec_of(text);
   planner::Autoscaler a(d->plan, testing::autoscaler_config(60, 15, 0));
   LiveLoad l;
   l.available = true;
@@ -252,7 +264,7 @@ LiveLoad live_at(double rps, const std::string& text) {
   l.observed.mean_input = 6144;
   l.observed.mean_output = 512;
   l.recommendation = a.step(testing::load_at(0, rps, 6144, 512), 1, 1);
-  l.evaluated_at = "2026-11-22T00:00:00Z";
+  l.evaluated_at = api::parse_time("2026-11-22T00:00:00Z");
   return l;
 }
 
@@ -264,8 +276,8 @@ TEST_F(Decide, LiveLoadDrivesTheCounts) {
   EXPECT_EQ(*i.prefill.write, 5);
   EXPECT_EQ(*i.decode.write, 7);
   Report r = report(o, i, {true, true, ""}, {true, true, ""});
-  EXPECT_EQ(r.status["plan"], "5P7D");
-  EXPECT_NEAR(r.status["metrics"]["requestsPerSecond"].get<double>(), 8e6 / 60 / 6656, 1e-9);
+  EXPECT_EQ(*r.status.plan, "5P7D");
+  EXPECT_NEAR(*r.status.metrics->requests_per_s, 8e6 / 60 / 6656, 1e-9);
   EXPECT_EQ(cond(r.status, "MetricsAvailable"), "Queried");
 }
 
@@ -300,9 +312,9 @@ TEST_F(Decide, MissingMetricsHoldTheReplicasAndSaySoOnce) {
 }
 
 }  // namespace
-}  // namespace pdscaler::ctl
+}  // namespace pdscaler::reconcile
 
-namespace pdscaler::ctl {
+namespace pdscaler::reconcile {
 namespace {
 
 std::string with_metrics(std::string text, const std::string& extra) {
@@ -340,7 +352,7 @@ TEST_F(Decide, StatusCarriesCalibrationPredictionAndHistoryThatReadBack) {
   o.live->recommendation->predicted_now->ttft_mean_s = 0.8;
   o.live->recommendation->predicted_now->tpot_s = 0.019;
   Report r = report(o, intend(o), {}, {});
-  const json& m = r.status["metrics"];
+  const json m = api::encode_status(r.status)["metrics"];
   EXPECT_EQ(m["calibration"]["prefillThroughputFactor"], 0.9);
   EXPECT_EQ(m["calibration"]["lastWindow"], "used");
   EXPECT_EQ(m["predictedTtftSeconds"], 0.8);
@@ -363,25 +375,33 @@ TEST_F(Decide, StatusCarriesCalibrationPredictionAndHistoryThatReadBack) {
   EXPECT_EQ(h.size(), 2u);
   EXPECT_FALSE(c);
   // A mangled status restores what it can and never throws.
-  json bad = r.status;
+  json bad = api::encode_status(r.status);
   bad["metrics"]["history"][0]["prefill"] = "many";
   bad["metrics"]["calibration"]["prefillThroughputFactor"] = -1;
+  std::vector<std::string> warnings;
   h.clear();
-  restore_live_state(bad, 1, h, c);
-  EXPECT_EQ(h.size(), 1u);
-  EXPECT_FALSE(c);
-  restore_live_state(json("nonsense"), 1, h, c);
+  restore_live_state(api::decode_status(bad, warnings), 1, h, c);
+  EXPECT_EQ(h.size(), 1u) << "the entry whose prefill does not read is dropped";
+  EXPECT_FALSE(c) << "a negative factor is not restored";
+  EXPECT_FALSE(warnings.empty());
+  restore_live_state(api::decode_status(json("nonsense"), warnings), 1, h, c);
 }
 
 }  // namespace
-}  // namespace pdscaler::ctl
+}  // namespace pdscaler::reconcile
 
-namespace pdscaler::ctl {
+namespace pdscaler::reconcile {
 namespace {
 
 const auto kNow = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
 std::string at(int seconds_from_now) {
-  return kube::format_time(kNow + std::chrono::seconds(seconds_from_now));
+  return api::format_time(kNow + std::chrono::seconds(seconds_from_now));
+}
+
+std::vector<api::Pod> decoded(const std::vector<json>& pods) {
+  std::vector<api::Pod> out;
+  for (const auto& p : pods) out.push_back(api::decode_pod(p).value);
+  return out;
 }
 
 json running_pod(int created, int ready) {
@@ -405,12 +425,15 @@ TEST(Pods, SummaryCountsScheduledStuckAndStartUpTimes) {
   terminating["metadata"]["deletionTimestamp"] = at(-1);
   json not_ready = running_pod(-5, 0);
   not_ready["status"]["conditions"][1]["status"] = "False";
+  // As some node agents write it (the API allows null): ready, but since when is unknown.
+  json no_time = running_pod(-20, -10);
+  no_time["status"]["conditions"][1]["lastTransitionTime"] = nullptr;
   const PodSummary s = summarize_pods(
-      {running_pod(-600, -510), running_pod(-300, -200), running_pod(-100, -10), pending_pod(-90, -89), terminating,
-       not_ready, json("garbage")},
+      decoded({running_pod(-600, -510), running_pod(-300, -200), running_pod(-100, -10), pending_pod(-90, -89), terminating,
+               not_ready, no_time, json("garbage")}),
       kNow);
   EXPECT_TRUE(s.read);
-  EXPECT_EQ(s.scheduled, 4);
+  EXPECT_EQ(s.scheduled, 5);
   ASSERT_EQ(s.unschedulable_for_s.size(), 1u);
   EXPECT_EQ(s.unschedulable_for_s[0], 89);
   EXPECT_EQ(s.unschedulable_message, "0/6 nodes are available: 6 Insufficient nvidia.com/gpu.");
@@ -461,10 +484,10 @@ TEST_F(Capacity, PodsStuckPastTheTimeoutLimitThePlanToTheSchedulableGpus) {
   EXPECT_TRUE(has_event(r2, "CapacityLimited"));
   EXPECT_EQ(cond(r2.status, "ScalingLimited", "message").rfind("the 48 schedulable GPUs (CapacityLimited) binds", 0), 0u)
       << cond(r2.status, "ScalingLimited", "message");
-  EXPECT_EQ(r2.status["capacity"]["gpus"], 48);
-  EXPECT_EQ(r2.status["capacity"]["wantedGpus"], 64);
+  EXPECT_EQ(r2.status.capacity->gpus, 48);
+  EXPECT_EQ(r2.status.capacity->wanted_gpus, 64);
   const YAML::Node crd = YAML::LoadFile(std::string(PDSCALER_SOURCE_DIR) + "/crds/pdscaler.io_pddeployments.yaml");
-  expect_declared(r2.status, crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"], "status");
+  expect_declared(api::encode_status(r2.status), crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"], "status");
   // The stuck pods that predate the limit are on their way out: no new evidence, no new event,
   // and the limit holds.
   Observation later = with_pods(3, 3, 3, 2, 70);
@@ -482,7 +505,7 @@ TEST_F(Capacity, PodsStuckPastTheTimeoutLimitThePlanToTheSchedulableGpus) {
   EXPECT_FALSE(i4.capacity);
   EXPECT_EQ(i4.plan->notation, "4P4D");
   EXPECT_EQ(cond(r4.status, "CapacityLimited"), "WithinCapacity");
-  EXPECT_FALSE(r4.status.contains("capacity"));
+  EXPECT_FALSE(r4.status.capacity);
 }
 
 TEST_F(Capacity, UnlistedPodsNeverLimit) {
@@ -494,4 +517,4 @@ TEST_F(Capacity, UnlistedPodsNeverLimit) {
 }
 
 }  // namespace
-}  // namespace pdscaler::ctl
+}  // namespace pdscaler::reconcile
