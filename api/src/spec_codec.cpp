@@ -404,6 +404,10 @@ void read_slo(Section& spec, PDDeploymentSpec& out) {
   if (auto v = s.duration("ttft", true, true)) out.plan.slo.ttft_s = *v;
   if (auto v = s.duration("tpot", true, true)) out.plan.slo.tpot_s = *v;
   if (auto v = s.number("ttftPercentile", false, from_to(0, 100, true))) out.plan.slo.ttft_percentile = *v;
+  if (auto v = s.number("attainment", false, Range{0, true, 100.0, true})) out.plan.slo.attainment = *v;
+  if (out.plan.slo.attainment && out.plan.slo.ttft_percentile > 0)
+    s.reader().fail(s.at("ttftPercentile"),
+                    "give ttftPercentile or attainment, not both: attainment already covers TTFT per request");
 }
 
 void read_workload(Section& spec, PDDeploymentSpec& out) {
@@ -440,7 +444,14 @@ void read_workload(Section& spec, PDDeploymentSpec& out) {
   }
   if (auto v = s.number("outputLength", true, greater_than(0))) w.output_length = *v;
   if (auto v = s.number("inputLengthStdDev", false, at_least(0))) w.input_length_stddev = *v;
+  if (auto v = s.number("outputLengthStdDev", false, at_least(0))) w.output_length_stddev = *v;
   if (auto v = s.number("prefixCacheHitRate", false, from_to(0, 1, true))) w.prefix_cache_hit_rate = *v;
+  if (auto v = s.number("arrivalDispersion", false, greater_than(0))) w.arrival_dispersion = *v;
+}
+
+std::optional<planner::Routing> read_routing(Section& s) {
+  return s.enumeration<planner::Routing>("routing",
+                                         {{"LeastLoaded", planner::Routing::LeastLoaded}, {"Random", planner::Routing::Random}});
 }
 
 void read_prefill(Section& spec, PDDeploymentSpec& out) {
@@ -464,6 +475,7 @@ void read_prefill(Section& spec, PDDeploymentSpec& out) {
           "queueModel",
           {{"MM1", planner::QueueModel::MM1}, {"MD1", planner::QueueModel::MD1}, {"MG1", planner::QueueModel::MG1}}))
     role.queue_model = *v;
+  if (auto v = read_routing(s)) role.routing = *v;
   read_replica_bounds(s, role.min_replicas, role.max_replicas);
 }
 
@@ -476,6 +488,7 @@ void read_decode(Section& spec, PDDeploymentSpec& out) {
                                planner::ProfileShape::NonDecreasing, out.warnings))
     role.tpot_by_batch = *prof;
   if (auto v = s.integer("maxBatchSize", false, 1)) role.max_batch_size = *v;
+  if (auto v = read_routing(s)) role.routing = *v;
   read_replica_bounds(s, role.min_replicas, role.max_replicas);
 }
 

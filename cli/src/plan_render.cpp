@@ -28,6 +28,9 @@ std::string load_text(const planner::Derivation& x) {
 }
 
 std::string slo_text(const planner::Slo& s) {
+  if (s.attainment)
+    return fmt::format("TTFT <= {} and TPOT <= {} for {:g}% of requests (slo.attainment)", format_duration(s.ttft_s),
+                       format_duration(s.tpot_s), *s.attainment);
   const std::string which = s.ttft_percentile > 0 ? fmt::format("p{:g}", s.ttft_percentile) : "mean";
   return fmt::format("{} TTFT <= {}, TPOT <= {}", which, format_duration(s.ttft_s),
                      format_duration(s.tpot_s));
@@ -69,7 +72,14 @@ nlohmann::json plan_to_json(const api::Manifest& d, const planner::Plan& p) {
       {"slo",
        {{"ttftSeconds", d.plan.slo.ttft_s},
         {"tpotSeconds", d.plan.slo.tpot_s},
-        {"ttftPercentile", d.plan.slo.ttft_percentile}}},
+        {"ttftPercentile", d.plan.slo.ttft_percentile},
+        {"attainment", d.plan.slo.attainment ? json(*d.plan.slo.attainment) : json(nullptr)}}},
+      {"attainment",
+       {{"predicted", p.predicted.attainment},
+        {"ttft", p.predicted.ttft_attainment},
+        {"tpot", p.predicted.tpot_attainment},
+        {"feasibleShare", x.feasible_share},
+        {"arrivalDispersion", d.plan.workload.arrival_dispersion}}},
       {"prefill",
        {{"replicas", p.prefill.replicas},
         {"exactReplicas", x.prefill_exact},
@@ -154,8 +164,12 @@ std::string render_table(const api::Manifest& d, const planner::Plan& p) {
                                  : "DOES NOT meet the SLOs at this load");
     s += fmt::format("  ratio P:D  {:.3f}  (eq. 7)    rounding {}    binding constraint: {}\n",
                      x.ratio, api::to_string(d.plan.rounding), binding(p));
-    s += fmt::format("  capacity   {:.4g}M tokens/min within the SLOs\n\n",
+    s += fmt::format("  capacity   {:.4g}M tokens/min within the SLOs\n",
                      p.predicted.capacity_requests_per_s * (x.input_length + x.output_length) * 60 / 1e6);
+    s += fmt::format("  per request {:.2f}% within both (TTFT {:.2f}%, TPOT {:.2f}%) of the {:.2f}% that can meet them "
+                     "alone; arrivals' dispersion {:g}\n\n",
+                     100 * p.predicted.attainment, 100 * p.predicted.ttft_attainment, 100 * p.predicted.tpot_attainment,
+                     100 * x.feasible_share, d.plan.workload.arrival_dispersion);
     s += fmt::format("  {:<8} {:>8} {:>8} {:>6}  {:<34} {}\n", "ROLE", "REPLICAS", "EXACT", "GPUS",
                      "PER-REPLICA THROUGHPUT UNDER SLO", "PREDICTED");
     s += fmt::format("  {:<8} {:>8} {:>8.3f} {:>6}  {:<34} {}\n", "prefill", p.prefill.replicas,
@@ -164,10 +178,11 @@ std::string render_table(const api::Manifest& d, const planner::Plan& p) {
                                  x.prefill_max_throughput),
                      fmt::format("TTFT {} mean{}, utilisation {:.2f}",
                                  seconds_or_overloaded(p.predicted.ttft_mean_s),
-                                 d.plan.slo.ttft_percentile > 0
+                                 d.plan.slo.ttft_percentile > 0 || d.plan.slo.attainment
                                      ? fmt::format(", {} p{:g}",
                                                    seconds_or_overloaded(p.predicted.ttft_at_percentile_s),
-                                                   d.plan.slo.ttft_percentile)
+                                                   d.plan.slo.attainment ? *d.plan.slo.attainment
+                                                                         : d.plan.slo.ttft_percentile)
                                      : "",
                                  p.predicted.prefill_utilisation));
     s += fmt::format("  {:<8} {:>8} {:>8.3f} {:>6}  {:<34} {}\n", "decode", p.decode.replicas,

@@ -405,9 +405,18 @@ Prediction predict(const PlanInput& in, const Derivation& d, int prefill_replica
   out.tpot_attainment = model.tpot(d.request_rate, decode_replicas, prefill_replicas);
   out.attainment = out.ttft_attainment * out.tpot_attainment;
   if (d.attainment_target > 0 && prefill_replicas > 0) {
-    // The TTFT that the target share of requests stays within.
+    // With an attainment target the tail model is the model: its mean, and the TTFT the target
+    // share of requests stays within.
     const WaitTail wt = model.wait(d.request_rate, prefill_replicas);
+    double total = 0, service = 0, overhead = 0;
+    for (const auto& c : model.input_classes()) {
+      total += c.weight;
+      service += c.weight * 0.5 * (c.service_s + c.hi_service());
+      overhead += c.weight * 0.5 * (c.overhead_s + c.hi_overhead());
+    }
+    out.ttft_mean_s = wt.stable ? wt.mean_wait_s + (service + overhead) / total : kInf;
     out.ttft_at_percentile_s = ttft_quantile(wt, model.input_classes(), d.attainment_target);
+    out.prefill_utilisation = wt.utilisation;
   }
   return out;
 }
@@ -671,6 +680,13 @@ std::vector<Quantity> explain(const Plan& p) {
       {"decodeExact", d.decode_exact, "replicas", "N_d, eq. (6)"},
       {"ratio", d.ratio, "", "N_p / N_d, eq. (7)"},
   };
+  if (d.attainment_target > 0) {
+    q.push_back({"attainmentTarget", d.attainment_target, "", "share of feasible requests within both SLOs (slo.attainment)"});
+    q.push_back({"feasibleShare", d.feasible_share, "", "share of requests that can meet both targets alone"});
+    q.push_back({"arrivalDispersion", d.arrival_dispersion, "", "index of dispersion of arrivals (1 = Poisson)"});
+    q.push_back({"prefillShareTarget", d.prefill_share_target, "", "share within TTFT the prefill count was sized to"});
+    q.push_back({"decodeShareTarget", d.decode_share_target, "", "share within TPOT the decode count was sized to"});
+  }
   if (p.feasible) {
     q.push_back({"predictedTtftMean", p.predicted.ttft_mean_s, "s", "at the chosen replicas"});
     q.push_back({"predictedTtftAtPercentile", p.predicted.ttft_at_percentile_s, "s",
@@ -680,6 +696,9 @@ std::vector<Quantity> explain(const Plan& p) {
                  "per decode replica, Little's law"});
     q.push_back({"capacity", p.predicted.capacity_requests_per_s, "req/s",
                  "most load the chosen fleet sustains within the SLOs"});
+    q.push_back({"predictedTtftAttainment", p.predicted.ttft_attainment, "", "share of feasible requests within TTFT"});
+    q.push_back({"predictedTpotAttainment", p.predicted.tpot_attainment, "", "share of feasible requests within TPOT"});
+    q.push_back({"predictedAttainment", p.predicted.attainment, "", "within both (taken as independent)"});
   }
   return q;
 }

@@ -187,7 +187,8 @@ TEST(SpecCodec, NoisyTpotTableIsAcceptedWithAWarning) {
 TEST(SpecCodec, UnknownAndDuplicateFields) {
   const FieldError e = first_error(replace(kGood, "ttftPercentile: 90", "ttftPercentil: 90"));
   EXPECT_EQ(e.path, "spec.slo.ttftPercentil");
-  EXPECT_NE(e.message.find("unknown field (known here: ttft, tpot, ttftPercentile)"), std::string::npos);
+  EXPECT_NE(e.message.find("unknown field (known here: ttft, tpot, ttftPercentile, attainment)"), std::string::npos)
+      << e.message;
   const FieldError dup = first_error(replace(kGood, "  mode: Recommend\n", "  mode: Recommend\n  mode: Off\n"));
   EXPECT_EQ(dup.path, "spec.mode");
   EXPECT_EQ(dup.message, "duplicate field");
@@ -368,6 +369,37 @@ TEST(SpecCodec, UnknownFieldPointsAtItsKey) {
   EXPECT_EQ(e.path, "spec.prefill.gpusPerReplicas");
   EXPECT_EQ(e.line, 12);
   EXPECT_EQ(e.column, 5);
+}
+
+TEST(SpecCodec, AttainmentRoutingAndTheLoadsSpread) {
+  std::string text = replace(kGood, "ttftPercentile: 90", "attainment: 99");
+  text = replace(text, "outputLength: 512}", "outputLength: 512, outputLengthStdDev: 300, arrivalDispersion: 2.5}");
+  text = replace(text, "    overhead: 100ms\n", "    overhead: 100ms\n    routing: Random\n");
+  auto d = decode_manifest(text);
+  ASSERT_TRUE(d) << describe(d.error());
+  ASSERT_TRUE(d->plan.slo.attainment);
+  EXPECT_DOUBLE_EQ(*d->plan.slo.attainment, 99);
+  EXPECT_EQ(d->plan.slo.ttft_percentile, 0);
+  EXPECT_EQ(d->plan.prefill.routing, planner::Routing::Random);
+  EXPECT_EQ(d->plan.decode.routing, planner::Routing::LeastLoaded);  // the default
+  EXPECT_DOUBLE_EQ(*d->plan.workload.output_length_stddev, 300);
+  EXPECT_DOUBLE_EQ(d->plan.workload.arrival_dispersion, 2.5);
+  // Both a percentile and an attainment: which one is meant is not clear.
+  const FieldError both = first_error(replace(kGood, "ttftPercentile: 90", "ttftPercentile: 90, attainment: 99"));
+  EXPECT_EQ(both.path, "spec.slo.ttftPercentile");
+  EXPECT_NE(both.message.find("not both"), std::string::npos) << both.message;
+  for (const auto& [bad, path] : std::vector<std::pair<std::string, std::string>>{
+           {"attainment: 100", "spec.slo.attainment"},
+           {"attainment: 0", "spec.slo.attainment"},
+           {"attainment: high", "spec.slo.attainment"}}) {
+    const FieldError e = first_error(replace(kGood, "ttftPercentile: 90", bad));
+    EXPECT_EQ(e.path, path) << bad;
+  }
+  const FieldError r = first_error(replace(kGood, "    overhead: 100ms\n", "    overhead: 100ms\n    routing: RoundRobin\n"));
+  EXPECT_EQ(r.path, "spec.prefill.routing");
+  EXPECT_NE(r.message.find("LeastLoaded"), std::string::npos) << r.message;
+  const FieldError disp = first_error(replace(kGood, "outputLength: 512}", "outputLength: 512, arrivalDispersion: 0}"));
+  EXPECT_EQ(disp.path, "spec.workload.arrivalDispersion");
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ bin=${1:-$root/build}/bin/pdscaler
 data=${PDSCALER_DATA:-$root/../shared/data}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed 's/maxReplicas: 16/maxReplicas: 200/' "$root/crds/examples/llama33-70b-h100.yaml" > "$tmp/spec.yaml"
+sed 's/maxReplicas: 64/maxReplicas: 200/' "$root/crds/examples/llama33-70b-h100.yaml" > "$tmp/spec.yaml"
 head -145 "$data/load-curves/servegen_m-small_14d.csv" > "$tmp/day.csv"
 common=(-f "$tmp/spec.yaml" --attainment 99 --rate-scale 0.19 --cold-start 600s --interval 60s --jobs 1)
 for fidelity in exact fluid; do

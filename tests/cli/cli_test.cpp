@@ -127,6 +127,9 @@ TEST_F(Cli, LlamaSampleFromRealProfilesPlansWithWarnings) {
   EXPECT_EQ(j["feasible"], true);
   EXPECT_EQ(j["queueModel"], "MG1");
   EXPECT_EQ(j["decode"]["batchSize"], 139);
+  EXPECT_EQ(j["slo"]["attainment"], 99);  // sized per request
+  EXPECT_GE(j["attainment"]["predicted"].get<double>(), 0.99);
+  EXPECT_LT(j["attainment"]["feasibleShare"].get<double>(), 1);  // the longest prompts cannot make 500 ms
   bool outlier_noted = false;
   for (const auto& w : j["warnings"])
     outlier_noted = outlier_noted ||
