@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
                       "initial fleet P,D of adaptive policies (default: the clairvoyant's first ask)");
   sim_cmd->add_option("-o,--output", so.output, "table | json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
   sim_cmd->add_option("--html", so.html, "also write a self-contained HTML report here");
+  sim_cmd->add_option("--json", so.json, "also write the JSON report here");
   sim_cmd->add_option("--seed", so.seed, "first seed (rate-scale jitter, synthetic arrivals, random routing)")
       ->capture_default_str();
   sim_cmd->add_option("--seeds", so.seeds, "runs per policy, one per seed; figures are the mean with a 95% interval")

@@ -390,11 +390,17 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
 
   if (o.output == "json") out << render_json(settings, *decoded, results);
   else out << render_table(settings, *decoded, results);
-  if (!o.html.empty()) {
-    std::ofstream f(o.html);
-    f << render_html(settings, *decoded, results);
+  for (const auto& [path, text] : {std::pair{o.html, std::function<std::string()>([&] {
+                                       return render_html(settings, *decoded, results);
+                                     })},
+                                     std::pair{o.json, std::function<std::string()>([&] {
+                                       return render_json(settings, *decoded, results);
+                                     })}}) {
+    if (path.empty()) continue;
+    std::ofstream f(path);
+    f << text();
     if (!f) {
-      err << "pdscaler: cannot write " << o.html << "\n";
+      err << "pdscaler: cannot write " << path << "\n";
       return kExitBadInput;
     }
   }

@@ -36,6 +36,7 @@ struct SimulateOptions {
   std::string initial;              // "P,D" for adaptive policies; default: the clairvoyant's start
   std::string output = "table";     // table | json
   std::string html;                 // write an HTML report here
+  std::string json;                 // and the JSON report here (beside a table on stdout)
   unsigned long long seed = 1;      // first seed
   int seeds = 1;                    // runs per policy, seeds seed .. seed + seeds - 1
   int jobs = 0;                     // simulations run at once; 0 = one per core
