@@ -5,8 +5,9 @@
 # 8-GPU nodes, the operator, Debian's Prometheus, and an emulator serving vLLM-shaped metrics for
 # the fleet the cluster runs while it replays the arrival-rate shape of the Azure conversation
 # trace. Prints a line every 5 s: measured load, plan, ready/desired replicas per role, the
-# calibrated model's TTFT/TPOT for the running fleet beside the observed ones, and the calibration
-# factors; then a summary. Ctrl-C stops everything; all processes are stopped on exit.
+# calibrated model's TTFT/TPOT for the running fleet beside the observed ones, the share of
+# requests within TTFT and within TPOT (the tail model's beside the engines' histograms'), and the
+# calibration factors; then a summary. Ctrl-C stops everything; all processes are stopped on exit.
 #   ./scripts/demo.sh              # all of it
 #   ./scripts/demo.sh --plan-only  # just the two plans
 set -euo pipefail
@@ -46,19 +47,25 @@ fi
 prometheus_up
 apply_live_sample
 echo
-printf '%-9s %-13s %-6s %-8s %-8s %-21s %-21s %s\n' TIME MEASURED PLAN PREFILL DECODE "TTFT pred / observed" "TPOT pred / observed" "CALIBRATION P/D"
+printf '%-9s %-13s %-6s %-8s %-8s %-21s %-21s %-17s %-17s %s\n' TIME MEASURED PLAN PREFILL DECODE "TTFT pred / observed" \
+  "TPOT pred / observed" "<=TTFT pred/obs" "<=TPOT pred/obs" "CALIBRATION P/D"
+# Percent of requests within a target, predicted / observed ("-" where not known yet).
+share() { awk -v a="$1" -v b="$2" 'function f(x) { return x < 0 ? "-" : sprintf("%.1f%%", x) } BEGIN{printf "%s / %s", f(a), f(b)}'; }
 line() {
   k get pdd deepseek-v31 -o json | jq -r '.status as $s | [
       $s.metrics.requestsPerSecond // 0, $s.plan // "-",
       "\($s.prefill.readyReplicas // 0)/\($s.prefill.desiredReplicas // 0)", "\($s.decode.readyReplicas // 0)/\($s.decode.desiredReplicas // 0)",
       ($s.metrics.predictedTtftSeconds // 0), ($s.metrics.observedTtftSeconds // 0),
       ($s.metrics.predictedTpotSeconds // 0), ($s.metrics.observedTpotSeconds // 0),
+      ($s.metrics.predictedTtftShare // -1), ($s.metrics.observedTtftShare // -1),
+      ($s.metrics.predictedTpotShare // -1), ($s.metrics.observedTpotShare // -1),
       ($s.metrics.calibration.prefillThroughputFactor // 1), ($s.metrics.calibration.decodeTpotFactor // 1)] | @tsv' |
-    while IFS=$'\t' read -r rps plan p d tp to dp do_ cp cd; do
-      printf '%-9s %-13s %-6s %-8s %-8s %-21s %-21s %s\n' "$(date +%H:%M:%S)" \
+    while IFS=$'\t' read -r rps plan p d tp to dp do_ stp sto sdp sdo cp cd; do
+      printf '%-9s %-13s %-6s %-8s %-8s %-21s %-21s %-17s %-17s %s\n' "$(date +%H:%M:%S)" \
         "$(awk -v r="$rps" 'BEGIN{printf "%.2fM tok/min", r*6656*60/1e6}')" "$plan" "$p" "$d" \
         "$(awk -v a="$tp" -v b="$to" 'BEGIN{printf "%.2f s / %.2f s", a, b}')" \
         "$(awk -v a="$dp" -v b="$do_" 'BEGIN{printf "%.1f ms / %.1f ms", a*1000, b*1000}')" \
+        "$(share "$stp" "$sto")" "$(share "$sdp" "$sdo")" \
         "$(awk -v a="$cp" -v b="$cd" 'BEGIN{printf "x%.2f / x%.2f", a, b}')"
     done
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "pdscaler/ctl/metrics_source.h"
+#include "pdscaler/reconcile/observation.h"
 
 namespace pdscaler::ctl {
 namespace {
@@ -155,13 +156,157 @@ TEST(PrometheusSource, CredentialsReachTheClientAndARotationGetsANewOne) {
   EXPECT_EQ(made[0].first, "https://prom:9090");
   EXPECT_EQ(made[0].second.bearer_token, "token-1");
   EXPECT_EQ(made[0].second.ca_pem, "-----BEGIN CERTIFICATE-----");
-  EXPECT_EQ(paths.size(), 9u) << "six quantities, the prefix-cache hit rate, the decode batch, the length buckets";
+  EXPECT_EQ(paths.size(), 15u) << "six quantities, the prefix-cache hit rate, the decode batch, both queues, the "
+                                  "burstiness, four histograms";
   EXPECT_EQ(paths[0].rfind("/api/v1/query?query=sum%28rate%28vllm%3Arequest_success_total", 0), 0u) << paths[0];
   source->observe(m, {"token-1", "-----BEGIN CERTIFICATE-----"});
   EXPECT_EQ(made.size(), 1u) << "same credentials: same client";
   source->observe(m, {"token-2", "-----BEGIN CERTIFICATE-----"});
   ASSERT_EQ(made.size(), 2u);
   EXPECT_EQ(made[1].second.bearer_token, "token-2");
+}
+
+}  // namespace
+}  // namespace pdscaler::ctl
+
+namespace pdscaler::ctl {
+namespace {
+
+TEST(PrometheusQueries, BurstinessQueuesAndHistogramsPerEngine) {
+  api::MetricsSpec m;
+  m.prefill_selector = R"(job="p")";
+  m.decode_selector = R"(job="d")";
+  m.window_s = 300;
+  m.evaluation_interval_s = 15;
+  const Queries q = queries_for(m);
+  // Variance over mean of the first-token counts per 15 s, across the 5-minute window.
+  const std::string counts = R"(sum(increase(vllm:time_to_first_token_seconds_count{job="p"}[15s])))";
+  EXPECT_EQ(q.arrival_dispersion,
+            "stdvar_over_time((" + counts + ")[300s:15s]) / avg_over_time((" + counts + ")[300s:15s])");
+  EXPECT_EQ(q.prefill_waiting, R"(sum(vllm:num_requests_waiting{job="p"}))");
+  EXPECT_EQ(q.decode_waiting, R"(sum(vllm:num_requests_waiting{job="d"}))");
+  EXPECT_EQ(q.ttft_buckets, R"(sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{job="p"}[300s])))");
+  EXPECT_EQ(q.tpot_buckets, R"(sum by (le) (rate(vllm:request_time_per_output_token_seconds_bucket{job="d"}[300s])))");
+  EXPECT_EQ(q.output_buckets, R"(sum by (le) (rate(vllm:request_generation_tokens_bucket{job="d"}[300s])))");
+  EXPECT_EQ(q.rate_history, q.completions);
+  m.engine = api::Engine::Sglang;
+  const Queries s = queries_for(m);
+  EXPECT_NE(s.arrival_dispersion.find("sglang:time_to_first_token_seconds_count{job=\"p\"}[15s]"), std::string::npos);
+  EXPECT_EQ(s.prefill_waiting, R"(sum(sglang:num_queue_reqs{job="p"}))");
+  EXPECT_NE(s.tpot_buckets.find("sglang:inter_token_latency_seconds_bucket"), std::string::npos);
+  EXPECT_TRUE(s.output_buckets.empty()) << "SGLang has no generated-length histogram";
+  m.engine = api::Engine::Custom;
+  m.queries.completions = "sum(rate(done_total[$window]))";
+  const Queries c = queries_for(m);
+  EXPECT_TRUE(c.arrival_dispersion.empty() && c.ttft_buckets.empty() && c.prefill_waiting.empty());
+  EXPECT_EQ(c.rate_history, "sum(rate(done_total[300s]))");
+}
+
+TEST(PrometheusHistogram, ShareWithinInterpolatesInsideTheBucket) {
+  using reconcile::histogram_share_within;
+  // 100 requests: 40 within 0.25 s, 80 within 0.5 s, 90 within 1 s, 10 above.
+  const std::vector<std::pair<double, double>> h{{0.1, 10}, {0.25, 40}, {0.5, 80}, {1.0, 90}, {INFINITY, 100}};
+  EXPECT_NEAR(*histogram_share_within(h, 0.5), 0.80, 1e-12) << "on a bound: exact";
+  EXPECT_NEAR(*histogram_share_within(h, 0.375), 0.60, 1e-12) << "half-way through (0.25, 0.5]";
+  EXPECT_NEAR(*histogram_share_within(h, 0.05), 0.05, 1e-12) << "the first bucket from 0";
+  EXPECT_NEAR(*histogram_share_within(h, 5.0), 0.90, 1e-12) << "past the last bound: +Inf counts as a miss";
+  EXPECT_FALSE(histogram_share_within({{1.0, 0}, {INFINITY, 0}}, 0.5)) << "no requests: no share";
+  EXPECT_FALSE(histogram_share_within({}, 0.5));
+  // Counts that went backwards (a restarted engine inside the window) never give more than all.
+  EXPECT_LE(*histogram_share_within({{0.5, 12}, {1.0, 10}, {INFINITY, 10}}, 0.75), 1.0);
+}
+
+TEST(PrometheusParse, ARangeSeriesSkipsIdleStepsAndEmptyIsNoHistory) {
+  auto r = parse_range_series(200, R"({"status":"success","data":{"resultType":"matrix","result":[
+      {"metric":{},"values":[[1800000060,"2.5"],[1800000000,"1.5"],[1800000120,"NaN"]]}]}})");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0], std::make_pair(1800000000.0, 1.5)) << "oldest first";
+  EXPECT_EQ((*r)[1].second, 2.5);
+  auto none = parse_range_series(200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(parse_range_series(200, R"({"status":"success","data":{"resultType":"vector","result":[]}})"));
+  EXPECT_FALSE(parse_range_series(503, "Service Unavailable"));
+}
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+// Answers each query as Prometheus would for a vLLM fleet: a bucket query with one series per
+// `le`, a range query with a matrix, the rest with one sample.
+class ScriptedPrometheus final : public http::Client {
+ public:
+  explicit ScriptedPrometheus(std::vector<std::string>* paths) : paths_(paths) {}
+  http::Result<http::Response> send(const http::Request& r) override {
+    paths_->push_back(r.path);
+    const std::string q = unescape(r.path.substr(r.path.find('=') + 1));
+    auto one = [](const std::string& v) {
+      return http::Response{200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,")" +
+                                     v + R"("]}]}})"};
+    };
+    auto buckets = [](const std::vector<std::pair<std::string, std::string>>& b) {
+      std::string out = R"({"status":"success","data":{"resultType":"vector","result":[)";
+      for (const auto& [le, v] : b) out += R"({"metric":{"le":")" + le + R"("},"value":[1,")" + v + R"("]},)";
+      out.back() = ']';
+      return http::Response{200, out + "}}"};
+    };
+    if (r.path.rfind("/api/v1/query_range", 0) == 0)
+      return http::Response{200, R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1799827200,"4"],[1799827260,"5"]]}]}})"};
+    if (q.find("time_to_first_token_seconds_bucket") != std::string::npos)
+      return buckets({{"0.25", "3"}, {"0.5", "9"}, {"1.0", "10"}, {"+Inf", "10"}});
+    if (q.find("request_time_per_output_token_seconds_bucket") != std::string::npos)
+      return buckets({{"0.01", "0"}, {"0.025", "4"}, {"+Inf", "5"}});
+    if (q.find("_bucket") != std::string::npos) return buckets({{"100", "0"}, {"200", "10"}, {"+Inf", "10"}});
+    if (q.find("stdvar_over_time") != std::string::npos) return one("3.5");
+    if (q.find("num_requests_waiting{job=\"p\"}") != std::string::npos && q.find("deriv") == std::string::npos)
+      return one("7");
+    return one("2.5");
+  }
+  http::Result<http::Response> stream(const http::Request& r, const std::function<bool(const std::string&)>&) override {
+    return send(r);
+  }
+  void cancel_streams() override {}
+
+ private:
+  std::vector<std::string>* paths_;
+};
+
+TEST(PrometheusSource, ReadsBurstinessQueuesAndTheSloHistograms) {
+  std::vector<std::string> paths;
+  auto source = make_prometheus_source([&](const std::string&, const PrometheusAuth&) {
+    return std::make_unique<ScriptedPrometheus>(&paths);
+  });
+  api::MetricsSpec m;
+  m.prometheus_url = "http://prom:9090";
+  m.prefill_selector = R"(job="p")";
+  m.decode_selector = R"(job="d")";
+  auto o = source->observe(m, {});
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->arrival_dispersion, 3.5);
+  EXPECT_EQ(o->prefill_waiting, 7);
+  EXPECT_EQ(o->decode_waiting, 2.5);
+  ASSERT_EQ(o->ttft_histogram.size(), 4u);
+  EXPECT_NEAR(*reconcile::histogram_share_within(o->ttft_histogram, 0.5), 0.9, 1e-12);
+  EXPECT_NEAR(*reconcile::histogram_share_within(o->tpot_histogram, 0.025), 0.8, 1e-12);
+  EXPECT_NEAR(*o->output_stddev, 0, 1e-12) << "every generated length in one bucket";
+
+  auto h = source->rate_history(m, {}, 1799827200, 1800000000, 60);
+  ASSERT_TRUE(h) << h.error();
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[1].second, 5);
+  EXPECT_EQ(paths.back().rfind("/api/v1/query_range?query=sum%28rate%28vllm%3Arequest_success_total", 0), 0u) << paths.back();
+  EXPECT_NE(paths.back().find("&start=1799827200&end=1800000000&step=60"), std::string::npos) << paths.back();
 }
 
 }  // namespace

@@ -49,6 +49,14 @@ log "look-ahead: $(m startupSeconds) s, $(m startupSource)"
 m startupSource | grep -q '^measured' || fail "start-up time not measured from the pods: $(m startupSource)"
 python3 -c "import sys; sys.exit(0 if 2 <= float('$(m startupSeconds)') <= 8 else 1)" || fail "measured start-up $(m startupSeconds) s, the fake kubelet takes 3 s"
 [ -n "$(m predictedTtftSeconds)" ] && [ -n "$(m calibration.lastWindow)" ] || fail "prediction and calibration in status"
+# Per request: the shares within the SLO read off the engines' histograms beside the tail model's,
+# and the burstiness measured from the first-token counts (the emulator's arrivals are Poisson).
+log "at 5 M: within TTFT $(m observedTtftShare)% observed vs $(m predictedTtftShare)% predicted; within TPOT $(m observedTpotShare)% ($(m observedTpotShareOf)) vs $(m predictedTpotShare)%"
+log "arrival dispersion: $(m arrivalDispersion) this window, planned with $(m plannedArrivalDispersion); prefill queue $(m prefillWaiting)"
+[ -n "$(m observedTtftShare)" ] && [ -n "$(m observedTpotShare)" ] && [ -n "$(m predictedTtftShare)" ] \
+  || fail "observed and predicted shares within the SLO in status"
+python3 -c "import sys; sys.exit(0 if 1 <= float('$(m plannedArrivalDispersion)') <= 2.5 else 1)" \
+  || fail "planned with dispersion $(m plannedArrivalDispersion) for Poisson arrivals"
 [ "$changes" -le 2 ] || fail "flapping at steady load: $seen"
 
 wait_for 150 "back to the 2 M fleet after the load fell" prefill_below 3

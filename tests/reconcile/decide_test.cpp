@@ -387,6 +387,37 @@ TEST_F(Decide, StatusCarriesCalibrationPredictionAndHistoryThatReadBack) {
   restore_live_state(api::decode_status(json("nonsense"), warnings), 1, h, c);
 }
 
+TEST_F(Decide, StatusSetsTheObservedSharesWithinTheSloBesideThePredictedOnes) {
+  text = with_metrics(text, "");
+  text.replace(text.find("ttftPercentile: 0"), 17, "attainment: 99");
+  Observation o = obs(4, 4);
+  o.live = live_at(12.5, text);
+  o.live->observed.arrival_dispersion = 2.4;
+  o.live->observed.prefill_waiting = 3;
+  // TTFT target 2 s: 90 of 100 within 1 s, 96 within 2.5 s, so 90 + 6 * (1 / 1.5) = 94 within 2 s.
+  o.live->observed.ttft_histogram = {{0.5, 60}, {1.0, 90}, {2.5, 96}, {INFINITY, 100}};
+  // TPOT target 20 ms: all 50 within 25 ms, 30 within 10 ms, so 30 + 20 * (10 / 15) within 20 ms.
+  o.live->observed.tpot_histogram = {{0.01, 30}, {0.025, 50}, {INFINITY, 50}};
+  o.live->recommendation->predicted_now = planner::Prediction{};
+  o.live->recommendation->predicted_now->ttft_attainment = 0.995;
+  o.live->recommendation->predicted_now->tpot_attainment = 0.99;
+  o.live->recommendation->predicted_now->attainment = 0.995 * 0.99;
+  const json m = api::encode_status(report(o, intend(o), {}, {}).status)["metrics"];
+  EXPECT_EQ(m["attainmentTarget"], 99);
+  EXPECT_EQ(m["arrivalDispersion"], 2.4);
+  EXPECT_EQ(m["plannedArrivalDispersion"], o.live->recommendation->dispersion);
+  EXPECT_EQ(m["prefillWaiting"], 3);
+  EXPECT_NEAR(m["observedTtftShare"].get<double>(), 94, 1e-9);
+  EXPECT_NEAR(m["observedTpotShare"].get<double>(), 100.0 * (30 + 20 * 10.0 / 15) / 50, 1e-9);
+  EXPECT_EQ(m["observedTpotShareOf"], "requests") << "vLLM's TPOT histogram is per request";
+  EXPECT_NEAR(m["predictedTtftShare"].get<double>(), 99.5, 1e-9);
+  EXPECT_NEAR(m["predictedAttainment"].get<double>(), 98.505, 1e-9);
+  // A window whose histograms were not read shows no share rather than a made-up one.
+  o.live->observed.ttft_histogram.clear();
+  const json n = api::encode_status(report(o, intend(o), {}, {}).status)["metrics"];
+  EXPECT_FALSE(n.contains("observedTtftShare"));
+}
+
 }  // namespace
 }  // namespace pdscaler::reconcile
 

@@ -288,6 +288,7 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
     live.autoscaler = std::make_unique<planner::Autoscaler>(d.plan, reconcile::autoscaler_config(m));
     live.autoscaler->restore(history, calibration);
     live.generation = generation;
+    live.seasonal_seeded = false;
     live.next_evaluation = {};
     live.state.generation = generation;
     live.state.history = history;
@@ -302,6 +303,21 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
     return live.state;
   }
   auto auth = prometheus_auth(client_, obs.metadata.namespace_, m);
+  if (auth && !live.seasonal_seeded) {
+    // A new policy reads the last two days of the rate, so its daily seasonal forecast works
+    // from the first evaluation instead of a day later (Prometheus keeps the history; no store of
+    // our own). Retried at the next evaluation while Prometheus cannot answer.
+    const double now_s = api::to_epoch_seconds(obs.now);
+    auto past = source_->rate_history(m, *auth, now_s - 2 * 86400, now_s, 60);
+    if (past) {
+      live.autoscaler->seed_seasonal(*past);
+      live.seasonal_seeded = true;
+      log_->info("{}: seasonal forecast seeded with {} points of the last two days", key, past->size());
+    } else {
+      log_->debug("{}: no rate history yet: {}", key, past.error());
+      if (past.error().rfind("Prometheus unreachable", 0) != 0) live.seasonal_seeded = true;
+    }
+  }
   reconcile::Measurement measurement{obs.now, auth ? source_->observe(m, *auth)
                                                    : tl::expected<ObservedLoad, std::string>(tl::unexpect, auth.error())};
   reconcile::evaluate(*live.autoscaler, m, measurement, obs, live.state);

@@ -43,10 +43,30 @@ class PrometheusSource final : public MetricsSource {
     o.prefix_hit_rate = optional(q.prefix_hit_rate);
     if (o.prefix_hit_rate && (*o.prefix_hit_rate < 0 || *o.prefix_hit_rate >= 1)) o.prefix_hit_rate.reset();
     o.decode_running = optional(q.decode_running);
-    if (!q.input_buckets.empty())
-      if (auto r = ask(c, q.input_buckets))
-        if (auto b = parse_vector_by(r->status, r->body, "le")) o.input_stddev = histogram_stddev(*b);
+    o.prefill_waiting = optional(q.prefill_waiting);
+    o.decode_waiting = optional(q.decode_waiting);
+    // Burstiness: absent where it is 0/0 (no first token in the window) or nonsense.
+    o.arrival_dispersion = optional(q.arrival_dispersion);
+    if (o.arrival_dispersion && *o.arrival_dispersion < 0) o.arrival_dispersion.reset();
+    if (auto b = histogram(c, q.input_buckets)) o.input_stddev = histogram_stddev(*b);
+    if (auto b = histogram(c, q.output_buckets)) o.output_stddev = histogram_stddev(*b);
+    if (auto b = histogram(c, q.ttft_buckets)) o.ttft_histogram = std::move(*b);
+    if (auto b = histogram(c, q.tpot_buckets)) o.tpot_histogram = std::move(*b);
     return o;
+  }
+
+  tl::expected<std::vector<std::pair<double, double>>, std::string> rate_history(const api::MetricsSpec& m,
+                                                                                 const PrometheusAuth& auth,
+                                                                                 double from_s, double to_s,
+                                                                                 double step_s) override {
+    const Queries q = queries_for(m);
+    if (q.rate_history.empty()) return tl::unexpected(std::string("no rate query for this engine"));
+    http::Client& c = client(m.prometheus_url, auth);
+    const std::string path = fmt::format("/api/v1/query_range?query={}&start={:.0f}&end={:.0f}&step={:.0f}",
+                                         http::query_escape(q.rate_history), from_s, to_s, std::max(1.0, step_s));
+    auto r = c.send(http::Request{"GET", path, "", "application/json"});
+    if (!r) return tl::unexpected("Prometheus unreachable: " + r.error().message);
+    return parse_range_series(r->status, r->body);
   }
 
  private:
@@ -63,6 +83,16 @@ class PrometheusSource final : public MetricsSource {
     auto r = c.send(http::Request{"GET", "/api/v1/query?query=" + http::query_escape(expr), "", "application/json"});
     if (!r) return tl::unexpected("Prometheus unreachable: " + r.error().message);
     return *r;
+  }
+
+  // A histogram's buckets, or nothing (no query for this engine, no data, an error).
+  static std::optional<std::vector<std::pair<double, double>>> histogram(http::Client& c, const std::string& expr) {
+    if (expr.empty()) return std::nullopt;
+    auto r = ask(c, expr);
+    if (!r) return std::nullopt;
+    auto b = parse_vector_by(r->status, r->body, "le");
+    if (!b) return std::nullopt;
+    return std::move(*b);
   }
 
   static tl::expected<double, std::string> query(http::Client& c, const std::string& expr) {
@@ -82,9 +112,28 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     s.replace(at, from.size(), to);
 }
 
+// The quantities every engine preset has, in the order Queries declares them.
+Queries base(std::string completions, std::string growth, std::string input_mean, std::string output_mean,
+             std::string ttft_mean, std::string tpot_mean, std::string ttft_at_percentile, std::string prefix_hit_rate,
+             std::string decode_running, std::string input_buckets) {
+  Queries q;
+  q.completions = std::move(completions);
+  q.in_flight_growth = std::move(growth);
+  q.input_mean = std::move(input_mean);
+  q.output_mean = std::move(output_mean);
+  q.ttft_mean = std::move(ttft_mean);
+  q.tpot_mean = std::move(tpot_mean);
+  q.ttft_at_percentile = std::move(ttft_at_percentile);
+  q.prefix_hit_rate = std::move(prefix_hit_rate);
+  q.decode_running = std::move(decode_running);
+  q.input_buckets = std::move(input_buckets);
+  return q;
+}
+
 Queries preset(const api::MetricsSpec& m, const std::string& w) {
   const std::string p = "{" + m.prefill_selector + "}";
   const std::string d = "{" + m.decode_selector + "}";
+  const std::string interval = window(m.evaluation_interval_s);
   auto mean = [&](const std::string& hist, const std::string& sel) {
     return fmt::format("sum(rate({0}_sum{1}[{2}])) / sum(rate({0}_count{1}[{2}]))", hist, sel, w);
   };
@@ -95,51 +144,78 @@ Queries preset(const api::MetricsSpec& m, const std::string& w) {
   auto buckets = [&](const std::string& hist, const std::string& sel) {
     return fmt::format("sum by (le) (rate({}_bucket{}[{}]))", hist, sel, w);
   };
+  // Counts of first tokens per evaluation interval, their variance over their mean across the
+  // window: a request's first token follows its arrival by its TTFT, so the counts are the
+  // arrivals' (a little smoothed by the prefill queue).
+  auto dispersion = [&](const std::string& counter, const std::string& sel) {
+    const std::string counts = fmt::format("sum(increase({}{}[{}]))", counter, sel, interval);
+    return fmt::format("stdvar_over_time(({0})[{1}:{2}]) / avg_over_time(({0})[{1}:{2}])", counts, w, interval);
+  };
+  auto total = [](const std::string& gauge, const std::string& sel) { return fmt::format("sum({}{})", gauge, sel); };
+  Queries q;
   switch (m.engine) {
     case api::Engine::Sglang:
-      return {fmt::format("sum(rate(sglang:num_requests_total{}[{}]))", d, w),
-              fmt::format("sum(deriv(sglang:num_queue_reqs{0}[{2}])) + sum(deriv(sglang:num_running_reqs{0}[{2}])) + "
-                          "sum(deriv(sglang:num_queue_reqs{1}[{2}])) + sum(deriv(sglang:num_running_reqs{1}[{2}]))",
-                          p, d, w),
-              fmt::format("sum(rate(sglang:prompt_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", p, w),
-              fmt::format("sum(rate(sglang:generation_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", d, w),
-              mean("sglang:time_to_first_token_seconds", p),
-              mean("sglang:inter_token_latency_seconds", d),
-              quantile("sglang:time_to_first_token_seconds", p),
-              fmt::format("avg(avg_over_time(sglang:cache_hit_rate{}[{}]))", p, w),
-              fmt::format("sum(sglang:num_running_reqs{})", d),
-              ""};
+      q = base(fmt::format("sum(rate(sglang:num_requests_total{}[{}]))", d, w),
+           fmt::format("sum(deriv(sglang:num_queue_reqs{0}[{2}])) + sum(deriv(sglang:num_running_reqs{0}[{2}])) + "
+                       "sum(deriv(sglang:num_queue_reqs{1}[{2}])) + sum(deriv(sglang:num_running_reqs{1}[{2}]))",
+                       p, d, w),
+           fmt::format("sum(rate(sglang:prompt_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", p, w),
+           fmt::format("sum(rate(sglang:generation_tokens_total{0}[{1}])) / sum(rate(sglang:num_requests_total{0}[{1}]))", d, w),
+           mean("sglang:time_to_first_token_seconds", p),
+           mean("sglang:inter_token_latency_seconds", d),
+           quantile("sglang:time_to_first_token_seconds", p),
+           fmt::format("avg(avg_over_time(sglang:cache_hit_rate{}[{}]))", p, w),
+           total("sglang:num_running_reqs", d),
+           "");
+      q.ttft_buckets = buckets("sglang:time_to_first_token_seconds", p);
+      q.tpot_buckets = buckets("sglang:inter_token_latency_seconds", d);  // per token gap
+      q.arrival_dispersion = dispersion("sglang:time_to_first_token_seconds_count", p);
+      q.prefill_waiting = total("sglang:num_queue_reqs", p);
+      q.decode_waiting = total("sglang:num_queue_reqs", d);
+      break;
     case api::Engine::Dynamo: {
       // Dynamo's frontend sees every request end to end: one selector, the frontend's.
       const std::string f = "{" + m.frontend_selector + "}";
-      return {fmt::format("sum(rate(dynamo_frontend_output_sequence_tokens_count{}[{}]))", f, w),
-              fmt::format("sum(deriv(dynamo_frontend_inflight_requests{}[{}]))", f, w),
-              mean("dynamo_frontend_input_sequence_tokens", f),
-              mean("dynamo_frontend_output_sequence_tokens", f),
-              mean("dynamo_frontend_time_to_first_token_seconds", f),
-              mean("dynamo_frontend_inter_token_latency_seconds", f),
-              quantile("dynamo_frontend_time_to_first_token_seconds", f),
-              "",
-              "",
-              buckets("dynamo_frontend_input_sequence_tokens", f)};
+      q = base(fmt::format("sum(rate(dynamo_frontend_output_sequence_tokens_count{}[{}]))", f, w),
+           fmt::format("sum(deriv(dynamo_frontend_inflight_requests{}[{}]))", f, w),
+           mean("dynamo_frontend_input_sequence_tokens", f),
+           mean("dynamo_frontend_output_sequence_tokens", f),
+           mean("dynamo_frontend_time_to_first_token_seconds", f),
+           mean("dynamo_frontend_inter_token_latency_seconds", f),
+           quantile("dynamo_frontend_time_to_first_token_seconds", f),
+           "",
+           "",
+           buckets("dynamo_frontend_input_sequence_tokens", f));
+      q.output_buckets = buckets("dynamo_frontend_output_sequence_tokens", f);
+      q.ttft_buckets = buckets("dynamo_frontend_time_to_first_token_seconds", f);
+      q.tpot_buckets = buckets("dynamo_frontend_inter_token_latency_seconds", f);  // per token gap
+      q.arrival_dispersion = dispersion("dynamo_frontend_time_to_first_token_seconds_count", f);
+      break;
     }
     case api::Engine::Custom:
-      return {};  // everything comes from spec.metrics.queries
+      break;  // everything comes from spec.metrics.queries
     case api::Engine::Vllm:
+      q = base(fmt::format("sum(rate(vllm:request_success_total{}[{}]))", d, w),
+           fmt::format("sum(deriv(vllm:num_requests_waiting{0}[{2}])) + sum(deriv(vllm:num_requests_running{0}[{2}])) + "
+                       "sum(deriv(vllm:num_requests_waiting{1}[{2}])) + sum(deriv(vllm:num_requests_running{1}[{2}]))",
+                       p, d, w),
+           mean("vllm:request_prompt_tokens", p),
+           mean("vllm:request_generation_tokens", d),
+           mean("vllm:time_to_first_token_seconds", p),
+           mean("vllm:request_time_per_output_token_seconds", d),
+           quantile("vllm:time_to_first_token_seconds", p),
+           fmt::format("sum(rate(vllm:prefix_cache_hits_total{0}[{1}])) / sum(rate(vllm:prefix_cache_queries_total{0}[{1}]))", p, w),
+           total("vllm:num_requests_running", d),
+           buckets("vllm:request_prompt_tokens", p));
+      q.output_buckets = buckets("vllm:request_generation_tokens", d);
+      q.ttft_buckets = buckets("vllm:time_to_first_token_seconds", p);
+      q.tpot_buckets = buckets("vllm:request_time_per_output_token_seconds", d);
+      q.arrival_dispersion = dispersion("vllm:time_to_first_token_seconds_count", p);
+      q.prefill_waiting = total("vllm:num_requests_waiting", p);
+      q.decode_waiting = total("vllm:num_requests_waiting", d);
       break;
   }
-  return {fmt::format("sum(rate(vllm:request_success_total{}[{}]))", d, w),
-          fmt::format("sum(deriv(vllm:num_requests_waiting{0}[{2}])) + sum(deriv(vllm:num_requests_running{0}[{2}])) + "
-                      "sum(deriv(vllm:num_requests_waiting{1}[{2}])) + sum(deriv(vllm:num_requests_running{1}[{2}]))",
-                      p, d, w),
-          mean("vllm:request_prompt_tokens", p),
-          mean("vllm:request_generation_tokens", d),
-          mean("vllm:time_to_first_token_seconds", p),
-          mean("vllm:request_time_per_output_token_seconds", d),
-          quantile("vllm:time_to_first_token_seconds", p),
-          fmt::format("sum(rate(vllm:prefix_cache_hits_total{0}[{1}])) / sum(rate(vllm:prefix_cache_queries_total{0}[{1}]))", p, w),
-          fmt::format("sum(vllm:num_requests_running{})", d),
-          buckets("vllm:request_prompt_tokens", p)};
+  return q;
 }
 }  // namespace
 
@@ -158,6 +234,9 @@ Queries queries_for(const api::MetricsSpec& m) {
     replace_all(expr, "$frontend", m.frontend_selector);
     *into = expr;
   }
+  // History for the seasonal forecast: completions, which equal arrivals over any stretch longer
+  // than a request's life.
+  q.rate_history = q.completions;
   return q;
 }
 
@@ -235,6 +314,30 @@ std::optional<double> histogram_stddev(const std::vector<std::pair<double, doubl
   if (total <= 0) return std::nullopt;
   const double mean = sum / total;
   return std::sqrt(std::max(0.0, sum_sq / total - mean * mean));
+}
+
+tl::expected<std::vector<std::pair<double, double>>, std::string> parse_range_series(int http_status,
+                                                                                     const std::string& body) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || j.value("status", "") != "success")
+    return tl::unexpected(fmt::format("HTTP {}: not a successful Prometheus answer", http_status));
+  const auto& data = j["data"];
+  if (!data.is_object() || data.value("resultType", "") != "matrix")
+    return tl::unexpected(std::string("not a range (matrix) answer"));
+  const auto& result = data.value("result", nlohmann::json::array());
+  if (!result.is_array()) return tl::unexpected(std::string("answer without data.result"));
+  if (result.empty()) return std::vector<std::pair<double, double>>{};  // no history yet
+  if (result.size() > 1) return tl::unexpected(fmt::format("{} series where one was expected", result.size()));
+  const auto& values = result[0].value("values", nlohmann::json::array());
+  if (!values.is_array()) return tl::unexpected(std::string("series without values"));
+  std::vector<std::pair<double, double>> out;
+  for (const auto& v : values) {
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number()) return tl::unexpected(std::string("bad sample"));
+    auto y = sample_value(v);
+    if (y) out.emplace_back(v[0].get<double>(), *y);  // NaN/Inf: an idle or missing step
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::unique_ptr<MetricsSource> make_prometheus_source(HttpFactory make_http) {

@@ -135,6 +135,22 @@ api::MetricsStatus metrics_status(const LiveLoad& l, const Observation& obs) {
     m.observed_ttft_at_percentile_s = o.ttft_at_percentile_s;
     m.prefix_cache_hit_rate = o.prefix_hit_rate;
     m.input_length_stddev = o.input_stddev;
+    m.output_length_stddev = o.output_stddev;
+    m.arrival_dispersion = o.arrival_dispersion;
+    m.planned_arrival_dispersion = l.recommendation->dispersion;
+    m.prefill_waiting = o.prefill_waiting;
+    m.decode_waiting = o.decode_waiting;
+    if (l.recommendation->backlog_rate > 0) m.backlog_requests_per_s = l.recommendation->backlog_rate;
+    if (obs.spec) {
+      const auto& slo = obs.spec->plan.slo;
+      m.attainment_target = slo.attainment;
+      auto percent = [](std::optional<double> x) { return x ? std::optional<double>(100 * *x) : std::nullopt; };
+      m.observed_ttft_share = percent(histogram_share_within(o.ttft_histogram, slo.ttft_s));
+      m.observed_tpot_share = percent(histogram_share_within(o.tpot_histogram, slo.tpot_s));
+      if (m.observed_tpot_share)
+        m.observed_tpot_share_of =
+            obs.spec->metrics && obs.spec->metrics->engine == api::Engine::Vllm ? "requests" : "inter-token gaps";
+    }
     if (o.decode_running && obs.decode.read && obs.decode.ready_replicas > 0)
       m.observed_decode_batch = *o.decode_running / obs.decode.ready_replicas;
     m.provisioned_requests_per_s = l.recommendation->provisioned_rate;
@@ -142,6 +158,9 @@ api::MetricsStatus metrics_status(const LiveLoad& l, const Observation& obs) {
     if (const auto& pn = l.recommendation->predicted_now) {
       m.predicted_ttft_s = finite(pn->ttft_mean_s);
       m.predicted_tpot_s = finite(pn->tpot_s);
+      m.predicted_ttft_share = 100 * pn->ttft_attainment;
+      m.predicted_tpot_share = 100 * pn->tpot_attainment;
+      m.predicted_attainment = 100 * pn->attainment;
     }
     const auto& c = l.recommendation->calibration;
     m.calibration = api::CalibrationStatus{c.prefill_throughput, c.decode_tpot, c.windows,

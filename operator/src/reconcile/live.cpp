@@ -47,6 +47,10 @@ void evaluate(planner::Autoscaler& autoscaler, const api::MetricsSpec& m, const 
   sample.mean_output = o.mean_output.value_or(0);
   sample.completed_requests = o.completions_per_s * m.window_s;
   sample.input_stddev = o.input_stddev;
+  sample.output_stddev = o.output_stddev;
+  sample.dispersion = o.arrival_dispersion;
+  sample.prefill_waiting = o.prefill_waiting.value_or(0);
+  sample.decode_waiting = o.decode_waiting.value_or(0);
   sample.prefix_cache_hit_rate = o.prefix_hit_rate;
   sample.ttft_s = o.ttft_s;
   sample.tpot_s = o.tpot_s;

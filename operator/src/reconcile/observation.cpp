@@ -1,6 +1,7 @@
 #include "pdscaler/reconcile/observation.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace pdscaler::reconcile {
 
@@ -82,6 +83,24 @@ Observation observe(const api::PDDeployment& pdd, const TargetView& prefill, con
     obs.decode = observe_target(decode, now);
   }
   return obs;
+}
+
+std::optional<double> histogram_share_within(const std::vector<std::pair<double, double>>& cumulative, double x) {
+  if (cumulative.empty()) return std::nullopt;
+  const double total = cumulative.back().second;
+  if (!(total > 0)) return std::nullopt;
+  double prev_bound = 0, prev_count = 0;
+  for (const auto& [bound, count] : cumulative) {
+    if (!std::isfinite(bound)) break;  // beyond the last finite bound: counted above x
+    if (x <= bound) {
+      const double width = bound - prev_bound;
+      const double frac = width > 0 ? std::clamp((x - prev_bound) / width, 0.0, 1.0) : 1.0;
+      return std::clamp((prev_count + frac * std::max(0.0, count - prev_count)) / total, 0.0, 1.0);
+    }
+    prev_bound = bound;
+    prev_count = std::max(prev_count, count);
+  }
+  return std::clamp(prev_count / total, 0.0, 1.0);
 }
 
 }  // namespace pdscaler::reconcile

@@ -246,6 +246,21 @@ struct MetricsStatus {
   std::optional<double> observed_ttft_at_percentile_s;
   std::optional<double> prefix_cache_hit_rate;
   std::optional<double> input_length_stddev;
+  std::optional<double> output_length_stddev;
+  std::optional<double> arrival_dispersion;          // measured this window
+  std::optional<double> planned_arrival_dispersion;  // what the policy planned with
+  std::optional<double> prefill_waiting;
+  std::optional<double> decode_waiting;
+  std::optional<double> backlog_requests_per_s;  // added for queued requests to drain
+  std::optional<double> attainment_target;       // spec.slo.attainment, percent
+  // Percent of the window's requests within TTFT and within TPOT, read off the engines'
+  // histograms, beside the model's for the fleet that served the window.
+  std::optional<double> observed_ttft_share;
+  std::optional<double> observed_tpot_share;
+  std::optional<std::string> observed_tpot_share_of;  // "requests" or "inter-token gaps"
+  std::optional<double> predicted_ttft_share;
+  std::optional<double> predicted_tpot_share;
+  std::optional<double> predicted_attainment;
   std::optional<double> observed_decode_batch;
   std::optional<double> provisioned_requests_per_s;
   std::optional<std::string> forecast;
@@ -269,6 +284,19 @@ struct MetricsStatus {
       field("observedTtftAtPercentileSeconds", &MetricsStatus::observed_ttft_at_percentile_s),
       field("prefixCacheHitRate", &MetricsStatus::prefix_cache_hit_rate),
       field("inputLengthStdDev", &MetricsStatus::input_length_stddev),
+      field("outputLengthStdDev", &MetricsStatus::output_length_stddev),
+      field("arrivalDispersion", &MetricsStatus::arrival_dispersion),
+      field("plannedArrivalDispersion", &MetricsStatus::planned_arrival_dispersion),
+      field("prefillWaiting", &MetricsStatus::prefill_waiting),
+      field("decodeWaiting", &MetricsStatus::decode_waiting),
+      field("backlogRequestsPerSecond", &MetricsStatus::backlog_requests_per_s),
+      field("attainmentTarget", &MetricsStatus::attainment_target),
+      field("observedTtftShare", &MetricsStatus::observed_ttft_share),
+      field("observedTpotShare", &MetricsStatus::observed_tpot_share),
+      field("observedTpotShareOf", &MetricsStatus::observed_tpot_share_of),
+      field("predictedTtftShare", &MetricsStatus::predicted_ttft_share),
+      field("predictedTpotShare", &MetricsStatus::predicted_tpot_share),
+      field("predictedAttainment", &MetricsStatus::predicted_attainment),
       field("observedDecodeBatch", &MetricsStatus::observed_decode_batch),
       field("provisionedRequestsPerSecond", &MetricsStatus::provisioned_requests_per_s),
       field("forecast", &MetricsStatus::forecast),

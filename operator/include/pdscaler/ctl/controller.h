@@ -52,6 +52,7 @@ class Controller {
     std::int64_t generation = -1;
     std::unique_ptr<planner::Autoscaler> autoscaler;
     std::chrono::steady_clock::time_point next_evaluation{};
+    bool seasonal_seeded = false;  // the last two days of the rate read from Prometheus
     reconcile::LiveLoad state;
   };
   reconcile::LiveLoad evaluate_live(const std::string& key, const reconcile::Observation& obs);

@@ -32,6 +32,13 @@ class MetricsSource {
   virtual ~MetricsSource() = default;
   virtual tl::expected<ObservedLoad, std::string> observe(const api::MetricsSpec& m,
                                                           const PrometheusAuth& auth = {}) = 0;
+  // The arrival rate (requests/s) every `step_s` over [from_s, to_s] (Unix seconds), oldest first,
+  // for the daily seasonal forecast of a new policy; a source without history says so.
+  virtual tl::expected<std::vector<std::pair<double, double>>, std::string> rate_history(
+      const api::MetricsSpec& m, const PrometheusAuth& auth, double from_s, double to_s, double step_s) {
+    (void)m, (void)auth, (void)from_s, (void)to_s, (void)step_s;
+    return tl::unexpected(std::string("this metrics source keeps no history"));
+  }
 };
 
 // The PromQL for each quantity (exposed for tests and docs).
@@ -40,6 +47,14 @@ struct Queries {
   // Optional extras ("" = not available for this engine).
   std::string ttft_at_percentile, prefix_hit_rate, decode_running;
   std::string input_buckets;  // one series per `le`: the prompt-length histogram's bucket rates
+  std::string output_buckets;  // the generated-length histogram's
+  std::string ttft_buckets;    // the TTFT histogram's, for the share within the SLO
+  std::string tpot_buckets;    // the TPOT histogram's (per request on vLLM; per token gap elsewhere)
+  // The index of dispersion (variance / mean) of the first-token counts per evaluation interval
+  // over the window: the arrivals' burstiness, as the simulator's policy measures it.
+  std::string arrival_dispersion;
+  std::string prefill_waiting, decode_waiting;  // requests queued, whole pool
+  std::string rate_history;                     // the arrival rate, for a range query
 };
 Queries queries_for(const api::MetricsSpec& m);
 
@@ -47,6 +62,11 @@ Queries queries_for(const api::MetricsSpec& m);
 // last), each bucket's mass at its midpoint (the first bucket's at half its bound, +Inf's at the
 // last finite bound); nullopt with no mass.
 std::optional<double> histogram_stddev(const std::vector<std::pair<double, double>>& cumulative);
+
+// Parses a /api/v1/query_range answer holding one series into (Unix seconds, value), oldest
+// first; NaN and infinite points (0/0 in an idle step) are left out; no series is no history.
+tl::expected<std::vector<std::pair<double, double>>, std::string> parse_range_series(int http_status,
+                                                                                     const std::string& body);
 
 // Parses a /api/v1/query answer holding one series per value of `label` into (label value as a
 // number, sample value), sorted by the label; "+Inf" reads as infinity.

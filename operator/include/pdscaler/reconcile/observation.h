@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pdscaler/api/objects.h"
@@ -70,7 +71,19 @@ struct ObservedLoad {
   std::optional<double> prefix_hit_rate;       // share of prompt tokens served from cache
   std::optional<double> decode_running;        // requests decoding, whole pool
   std::optional<double> input_stddev;          // from the prompt-length histogram's buckets
+  std::optional<double> output_stddev;         // from the generated-length histogram's buckets
+  std::optional<double> arrival_dispersion;    // variance / mean of counts per evaluation interval
+  std::optional<double> prefill_waiting;       // requests queued for prefill, whole pool
+  std::optional<double> decode_waiting;        // and for a decode batch slot
+  // The window's TTFT and TPOT histograms (cumulative counts per `le`, +Inf last; empty: not
+  // read), for the share of requests within the SLO's targets.
+  std::vector<std::pair<double, double>> ttft_histogram, tpot_histogram;
 };
+
+// The share of a histogram's observations at most `x` (cumulative counts per `le`, +Inf last),
+// linear inside the bucket that holds x (the first bucket from 0); beyond the last finite bound
+// the +Inf bucket counts as above. nullopt with no mass.
+std::optional<double> histogram_share_within(const std::vector<std::pair<double, double>>& cumulative, double x);
 
 // With spec.metrics: what the live policy made of the last measurement.
 struct LiveLoad {

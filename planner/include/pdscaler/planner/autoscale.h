@@ -186,11 +186,6 @@ struct LoadSample {
   // known).
   double prefill_waiting = 0;
   double decode_waiting = 0;
-  // The rate a day earlier, where the caller has history the autoscaler has not seen (the
-  // operator asks Prometheus with `offset 1d`): at the same time, and the highest over the
-  // horizon ahead. Absent, the autoscaler uses what it observed itself.
-  std::optional<double> day_ago_rate;
-  std::optional<double> day_ago_ahead_rate;
   // For calibration (absent: the window is not used).
   double completed_requests = 0;
   std::optional<double> ttft_s;
