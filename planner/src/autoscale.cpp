@@ -362,7 +362,16 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   // A queue the running prefill clears within the TTFT budget is the ordinary wait the tail
   // model already covers; only more than that is a backlog.
   const double queued_s = s.prefill_waiting * out.plan.d.service_mean_s / std::max(1, current_prefill);
-  out.backlog_rate = queued_s > std::max(0.0, out.plan.d.queue_budget_s) ? s.prefill_waiting / drain_s : 0;
+  if (queued_s > std::max(0.0, out.plan.d.queue_budget_s) && out.plan.d.service_mean_s > 0) {
+    // Instances asked for now serve only after the start-up time; until then the running prefill
+    // works on the queue at full speed (or falls further behind). Only what is left then needs
+    // the extra capacity: a backlog the fleet clears by itself before new instances could help
+    // is no reason to start them.
+    const double clears = std::max(1, spec_.prefill.data_parallel_size) * std::max(1, current_prefill) /
+                          out.plan.d.service_mean_s;
+    const double left = s.prefill_waiting + (s.requests_per_s - clears) * cfg_.startup_s;
+    out.backlog_rate = left > 0 ? left / drain_s : 0;
+  }
   const double decode_backlog = s.decode_waiting / drain_s;
   Plan prefill_plan = out.plan, decode_plan = out.plan;
   if (out.plan.feasible && (out.backlog_rate > 0 || decode_backlog > 0)) {

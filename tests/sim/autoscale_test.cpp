@@ -366,9 +366,15 @@ TEST(Autoscaler, AQueueBeyondTheTtftBudgetGetsCapacityToDrain) {
   s.prefill_waiting = 2;  // 2 x 217 ms over 4 instances: within the 1.9 s budget, ordinary
   EXPECT_EQ(b.step(s, 4, 4).backlog_rate, 0);
   Autoscaler c(attainment_spec(), testing::autoscaler_config(60, 15, 0));
-  s.prefill_waiting = 300;  // a burst's backlog: 16 s of work per instance
-  const Recommendation r = c.step(s, 4, 4);
-  EXPECT_NEAR(r.backlog_rate, 300 / 15.0, 1e-9);
+  s.prefill_waiting = 300;  // 16 s of work per instance, which the 4 clear before a new one serves
+  EXPECT_EQ(c.step(s, 4, 4).backlog_rate, 0);
+  Autoscaler d(attainment_spec(), testing::autoscaler_config(60, 15, 0));
+  s.prefill_waiting = 2000;  // a burst's backlog: more than the running fleet clears in the 60 s start-up
+  const Recommendation r = d.step(s, 4, 4);
+  // What is left when new instances serve: the queue, plus arrivals, less what 4 clear in 60 s.
+  const double clears = 4 / r.plan.d.service_mean_s;
+  EXPECT_NEAR(r.backlog_rate, (2000 + (12 - clears) * 60) / 15.0, 1e-6);
+  EXPECT_GT(r.backlog_rate, 0);
   EXPECT_GT(r.prefill, calm.prefill);
   EXPECT_NE(r.method.find("queued requests drained"), std::string::npos);
 }
