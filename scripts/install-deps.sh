@@ -8,6 +8,7 @@ packages=(
   libcpprest-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libexpected-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  python3  # the unit tier checks the engine emulator (tests/cluster/emulator_check.py)
 )
 # Extra packages a caller needs (the integration tiers add theirs).
 packages+=("$@")

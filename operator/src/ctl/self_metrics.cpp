@@ -37,7 +37,9 @@ struct SelfMetrics::Impl {
 
 SelfMetrics::SelfMetrics(const std::string& bind) : impl_(std::make_unique<Impl>()) {
   if (!bind.empty() && bind != "0") {
-    impl_->exposer = std::make_unique<prometheus::Exposer>(bind);
+    // ":8080" (every interface, as the chart and controller-runtime write it) is not an address
+    // civetweb parses; "0.0.0.0:8080" is the same thing to it.
+    impl_->exposer = std::make_unique<prometheus::Exposer>(bind.front() == ':' ? "0.0.0.0" + bind : bind);
     impl_->exposer->RegisterCollectable(impl_->registry);
   }
 }

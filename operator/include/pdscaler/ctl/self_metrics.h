@@ -8,7 +8,8 @@ namespace pdscaler::ctl {
 
 class SelfMetrics {
  public:
-  // Serves /metrics on `bind` ("127.0.0.1:8080"; empty or "0" = not served).
+  // Serves /metrics on `bind`: "127.0.0.1:8080" (one address) or ":8080" (every interface, as in a
+  // pod); empty or "0" = not served. Throws if it cannot listen there.
   explicit SelfMetrics(const std::string& bind);
   ~SelfMetrics();
 
