@@ -327,11 +327,17 @@ class Section {
   std::vector<std::string> known_;
 };
 
-std::optional<ScaleTargetRef> read_target(Section& role) {
+// `own_namespace`: the PDDeployment's ("" when the manifest does not say). A target elsewhere is
+// refused: the operator's RBAC, its caches and its writes are per namespace, and writing to a
+// same-named workload here instead would scale the wrong fleet.
+std::optional<ScaleTargetRef> read_target(Section& role, const std::string& own_namespace) {
   Section s = role.section("scaleTargetRef", true);
   auto api = s.string("apiVersion", true);
   auto kind = s.string("kind", true);
   auto name = s.string("name", true);
+  if (auto ns = s.string("namespace", false); ns && !own_namespace.empty() && *ns != own_namespace)
+    s.reader().fail(s.at("namespace"), "\"" + *ns + "\" is not this PDDeployment's namespace (\"" + own_namespace +
+                                           "\"): a PDDeployment scales workloads in its own namespace only");
   if (!api || !kind || !name) return std::nullopt;
   return ScaleTargetRef{*api, *kind, *name};
 }
@@ -454,10 +460,10 @@ std::optional<planner::Routing> read_routing(Section& s) {
                                          {{"LeastLoaded", planner::Routing::LeastLoaded}, {"Random", planner::Routing::Random}});
 }
 
-void read_prefill(Section& spec, PDDeploymentSpec& out) {
+void read_prefill(Section& spec, PDDeploymentSpec& out, const std::string& own_namespace) {
   Section s = spec.section("prefill", true);
   auto& role = out.plan.prefill;
-  if (auto t = read_target(s)) out.prefill_target = *t;
+  if (auto t = read_target(s, own_namespace)) out.prefill_target = *t;
   if (auto v = s.integer("gpusPerReplica", false, 1)) role.gpus_per_replica = *v;
   const int which = s.one_of({"maxThroughput", "throughputByInputLength"});
   if (which == 0) {
@@ -479,10 +485,19 @@ void read_prefill(Section& spec, PDDeploymentSpec& out) {
   read_replica_bounds(s, role.min_replicas, role.max_replicas);
 }
 
-void read_decode(Section& spec, PDDeploymentSpec& out) {
+void read_decode(Section& spec, PDDeploymentSpec& out, const std::string& own_namespace) {
   Section s = spec.section("decode", true);
   auto& role = out.plan.decode;
-  if (auto t = read_target(s)) out.decode_target = *t;
+  if (auto t = read_target(s, own_namespace)) {
+    out.decode_target = *t;
+    // One workload for both roles would get the prefill count, then the decode count, each
+    // reconcile: a fleet that never settles.
+    auto group = [](const std::string& api_version) { return api_version.substr(0, api_version.rfind('/') + 1); };
+    const ScaleTargetRef& p = out.prefill_target;
+    if (!p.name.empty() && p.name == t->name && p.kind == t->kind && group(p.api_version) == group(t->api_version))
+      s.reader().fail(s.at("scaleTargetRef"), "is the same workload as spec.prefill.scaleTargetRef (" + t->kind + " " +
+                                                  t->name + "): prefill and decode each need their own");
+  }
   if (auto v = s.integer("gpusPerReplica", false, 1)) role.gpus_per_replica = *v;
   if (auto prof = read_profile(s, "tpotByBatchSize", "batchSize", "tpot", true, true,
                                planner::ProfileShape::NonDecreasing, out.warnings))
@@ -618,8 +633,8 @@ tl::expected<Manifest, std::vector<FieldError>> decode_object(const json& object
         out.mode = *v;
       read_slo(spec, out);
       read_workload(spec, out);
-      read_prefill(spec, out);
-      read_decode(spec, out);
+      read_prefill(spec, out, out.namespace_);
+      read_decode(spec, out, out.namespace_);
       read_scaling(spec, out);
       read_metrics(spec, out);
       if (out.metrics) out.metrics->ttft_percentile = out.plan.slo.ttft_percentile;

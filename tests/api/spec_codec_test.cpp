@@ -216,6 +216,26 @@ TEST(SpecCodec, CrossFieldRules) {
   EXPECT_EQ(pct.message, "must be less than 100, got 100");
 }
 
+// Nonsense the schema lets through: one workload for both roles (each reconcile would write the
+// prefill count, then the decode count), and a target in another namespace (the API server would
+// prune an unknown field, and a same-named workload here would be scaled instead).
+TEST(SpecCodec, TargetsMustBeTwoWorkloadsInTheOwnNamespace) {
+  const FieldError same = first_error(replace(kGood, "kind: Deployment, name: d}", "kind: Deployment, name: p}"));
+  EXPECT_EQ(same.path, "spec.decode.scaleTargetRef");
+  EXPECT_EQ(same.message, "is the same workload as spec.prefill.scaleTargetRef (Deployment p): prefill and decode each need their own");
+  // Another kind of the same name, or another group, is another workload.
+  EXPECT_TRUE(decode_manifest(replace(kGood, "kind: Deployment, name: d}", "kind: StatefulSet, name: p}")));
+  EXPECT_TRUE(decode_manifest(replace(kGood, "apiVersion: apps/v1, kind: Deployment, name: d}",
+                                      "apiVersion: example.com/v1, kind: Deployment, name: p}")));
+  const FieldError other = first_error(replace(kGood, "name: p}", "name: p, namespace: default}"));
+  EXPECT_EQ(other.path, "spec.prefill.scaleTargetRef.namespace");
+  EXPECT_EQ(other.message, "\"default\" is not this PDDeployment's namespace (\"llm\"): a PDDeployment scales "
+                           "workloads in its own namespace only");
+  EXPECT_TRUE(decode_manifest(replace(kGood, "name: d}", "name: d, namespace: llm}")));
+  // A manifest that does not say its namespace cannot be judged: accepted.
+  EXPECT_TRUE(decode_manifest(replace(replace(kGood, "  namespace: llm\n", ""), "name: p}", "name: p, namespace: x}")));
+}
+
 TEST(SpecCodec, WrongKindOrVersion) {
   EXPECT_EQ(first_error(replace(kGood, "kind: PDDeployment", "kind: Deployment")).path, "kind");
   EXPECT_EQ(first_error(replace(kGood, "pdscaler.io/v1alpha1", "pdscaler.io/v2")).path, "apiVersion");
