@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "pdscaler/api/objects.h"
 #include "pdscaler/api/time.h"
 
 namespace pdscaler::api {
@@ -61,6 +62,21 @@ TEST(Time, RefusesWhatIsNotRfc3339) {
                           "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-11-22T24:00:00Z", "2026-11-22T20:41:07.Z",
                           "2026-11-22T20:41:07Zjunk", "2026-11-22T20:41:07+1:00", "yesterday", "2026-11-22T20:41:07+01"})
     EXPECT_FALSE(parse_time(bad)) << bad;
+}
+
+// Found by fuzz_text_values and fuzz_objects: a year outside what a nanosecond system_clock holds
+// (1678-2261) overflowed a signed 64-bit count; it reads as no time (unknown, with a warning).
+TEST(Time, YearsTheClockCannotHoldAreNotTimes) {
+  EXPECT_FALSE(parse_time("2475-11-22T20:41:07Z"));
+  EXPECT_FALSE(parse_time("9999-12-31T23:59:59Z"));
+  EXPECT_FALSE(parse_time("0001-01-01T00:00:00Z"));
+  ASSERT_TRUE(parse_time("2261-01-01T00:00:00Z"));
+  EXPECT_EQ(format_time(*parse_time("2261-01-01T00:00:00Z")), "2261-01-01T00:00:00Z");
+  ASSERT_TRUE(parse_time("1678-01-01T00:00:00Z"));
+  auto pod = decode_pod_text(R"({"metadata": {"name": "p", "creationTimestamp": "2475-11-22T20:41:07Z"}})");
+  ASSERT_TRUE(pod);
+  EXPECT_FALSE(pod->value.metadata.creation_timestamp);
+  EXPECT_FALSE(pod->warnings.empty());
 }
 
 }  // namespace

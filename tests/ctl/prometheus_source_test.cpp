@@ -31,6 +31,30 @@ TEST(PrometheusParse, NanInfEmptyAndErrorsAreErrorsNotZero) {
   EXPECT_NE(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1,"1"]},{"metric":{"a":"2"},"value":[1,"2"]}]}})").error().find("2 series"), std::string::npos);
 }
 
+// Answers of the wrong shape (a proxy's JSON, a changed API, garbling that still parses) are
+// errors, never an exception or undefined behaviour: a const json's operator[] on a missing key
+// and value() on a member of another type were both reachable from a body like these.
+TEST(PrometheusParse, AnswersOfTheWrongShapeAreErrorsNotExceptions) {
+  EXPECT_EQ(parse_instant_value(200, R"({"status":"success"})").error(), "answer without data.result");
+  EXPECT_EQ(parse_instant_value(200, R"({"status":1,"error":["x"]})").error(), "HTTP 200: error: ");
+  EXPECT_EQ(parse_instant_value(200, R"({"status":"success","data":{"resultType":"vector","result":[7]}})").error(),
+            "bad sample");
+  EXPECT_EQ(parse_instant_value(200, R"({"status":"success","data":{"resultType":1,"result":[{"value":[1,"2"]}]}})").value(), 2);
+  const std::string numeric_le =
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"le":5},"value":[1,"2"]}]}})";
+  EXPECT_EQ(parse_vector_by(200, numeric_le, "le").error(), "series without a numeric le");
+  EXPECT_EQ(parse_vector_by(200, R"({"status":"success","data":[]})", "le").error(), "no data");
+  // A scalar answer to a histogram query (found by fuzz_prometheus: it threw from value()).
+  EXPECT_EQ(parse_vector_by(200, R"({"status":"success","data":{"resultType":"scalar","result":[1764700000.1,"3"]}})", "le").error(),
+            "series without a numeric le");
+  EXPECT_EQ(parse_vector_by(200, R"({"status":"success","data":{"result":[[1,"2"]]}})", "le").error(),
+            "series without a numeric le");
+  EXPECT_EQ(parse_range_series(200, R"({"status":"success"})").error(), "not a range (matrix) answer");
+  auto no_values = parse_range_series(200, R"({"status":"success","data":{"resultType":"matrix","result":[[1]]}})");
+  ASSERT_TRUE(no_values) << no_values.error();
+  EXPECT_TRUE(no_values->empty());
+}
+
 TEST(PrometheusQueries, VllmPresetUsesCurrentNamesAndTheSelectors) {
   api::MetricsSpec m;
   m.prefill_selector = R"(job="p")";

@@ -75,5 +75,17 @@ TEST(Trace, PeakLoadFindsTheBusiestWindow) {
   EXPECT_NEAR(p.tokens_per_s, 1100, 20);
 }
 
+// Found by fuzz_traces: a token count beyond INT_MAX was converted to int (undefined); it is an
+// error naming the line and column like any other bad count.
+TEST(Trace, TokenCountsBeyondIntAreErrors) {
+  auto big = parse_azure_csv("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,4009630000,10\n");
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error(), "line 2: ContextTokens: expected a whole number, got \"4009630000\"");
+  auto out = parse_jsonl("{\"timestamp\": 1, \"input_tokens\": 5, \"output_tokens\": 1e12}\n", {});
+  ASSERT_FALSE(out);
+  EXPECT_NE(out.error().find("output_tokens"), std::string::npos);
+  EXPECT_TRUE(parse_azure_csv("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,2147483647,10\n"));
+}
+
 }  // namespace
 }  // namespace pdscaler::sim

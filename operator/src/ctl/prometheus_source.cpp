@@ -241,6 +241,21 @@ Queries queries_for(const api::MetricsSpec& m) {
 }
 
 namespace {
+// Answers are read through these two: on a const json, operator[] with a missing key is undefined
+// behaviour and value() throws when the member has another type ({"status": 1}, a series that is
+// not an object), and a Prometheus answer is outside input like any other.
+const nlohmann::json kNull;
+const nlohmann::json& member(const nlohmann::json& j, const char* key, const nlohmann::json& fallback = kNull) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it == j.end() ? fallback : *it;
+}
+std::string text(const nlohmann::json& j, const char* key, const std::string& fallback = "") {
+  const nlohmann::json& v = member(j, key);
+  return v.is_string() ? v.get<std::string>() : fallback;
+}
+const nlohmann::json kEmptyArray = nlohmann::json::array();
+
 // A [timestamp, "value"] pair; values are strings and may be NaN or +Inf.
 tl::expected<double, std::string> sample_value(const nlohmann::json& value) {
   if (!value.is_array() || value.size() != 2 || !value[1].is_string()) return tl::unexpected(std::string("bad sample"));
@@ -264,35 +279,35 @@ tl::expected<double, std::string> parse_instant_value(int http_status, const std
     if (said.size() > 120) said = said.substr(0, 120) + "...";
     return tl::unexpected(fmt::format("HTTP {}: not a Prometheus answer{}", http_status, said.empty() ? "" : ": " + said));
   }
-  if (j.value("status", "") != "success")
-    return tl::unexpected(fmt::format("HTTP {}: {}: {}", http_status, j.value("errorType", "error"), j.value("error", "")));
-  const auto& data = j["data"];
+  if (text(j, "status") != "success")
+    return tl::unexpected(fmt::format("HTTP {}: {}: {}", http_status, text(j, "errorType", "error"), text(j, "error")));
+  const auto& data = member(j, "data");
   if (!data.is_object() || !data.contains("result")) return tl::unexpected(std::string("answer without data.result"));
-  const auto& result = data["result"];
-  if (data.value("resultType", "") == "scalar") return sample_value(result);
+  const auto& result = member(data, "result");
+  if (text(data, "resultType") == "scalar") return sample_value(result);
   if (!result.is_array() || result.empty())
     return tl::unexpected(std::string("no data (is the selector right, and are the engines scraped?)"));
   if (result.size() > 1) return tl::unexpected(fmt::format("{} series where one was expected", result.size()));
-  return sample_value(result[0]["value"]);
+  return sample_value(member(result[0], "value"));
 }
 
 tl::expected<std::vector<std::pair<double, double>>, std::string> parse_vector_by(int http_status, const std::string& body,
                                                                                   const std::string& label) {
   const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object() || j.value("status", "") != "success")
+  if (text(j, "status") != "success")
     return tl::unexpected(fmt::format("HTTP {}: not a successful Prometheus answer", http_status));
-  const auto& result = j["data"].value("result", nlohmann::json::array());
+  const auto& result = member(member(j, "data"), "result", kEmptyArray);
   if (!result.is_array() || result.empty()) return tl::unexpected(std::string("no data"));
   std::vector<std::pair<double, double>> out;
   for (const auto& series : result) {
-    const std::string key = series.value("metric", nlohmann::json::object()).value(label, "");
+    const std::string key = text(member(series, "metric"), label.c_str());
     double x = 0;
     try {
       x = key == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(key);
     } catch (const std::exception&) {
       return tl::unexpected("series without a numeric " + label);
     }
-    auto y = sample_value(series.value("value", nlohmann::json()));
+    auto y = sample_value(member(series, "value"));
     if (!y) return tl::unexpected(y.error() + " at " + label + "=" + key);
     out.emplace_back(x, *y);
   }
@@ -319,16 +334,16 @@ std::optional<double> histogram_stddev(const std::vector<std::pair<double, doubl
 tl::expected<std::vector<std::pair<double, double>>, std::string> parse_range_series(int http_status,
                                                                                      const std::string& body) {
   const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object() || j.value("status", "") != "success")
+  if (text(j, "status") != "success")
     return tl::unexpected(fmt::format("HTTP {}: not a successful Prometheus answer", http_status));
-  const auto& data = j["data"];
-  if (!data.is_object() || data.value("resultType", "") != "matrix")
+  const auto& data = member(j, "data");
+  if (text(data, "resultType") != "matrix")
     return tl::unexpected(std::string("not a range (matrix) answer"));
-  const auto& result = data.value("result", nlohmann::json::array());
+  const auto& result = member(data, "result", kEmptyArray);
   if (!result.is_array()) return tl::unexpected(std::string("answer without data.result"));
   if (result.empty()) return std::vector<std::pair<double, double>>{};  // no history yet
   if (result.size() > 1) return tl::unexpected(fmt::format("{} series where one was expected", result.size()));
-  const auto& values = result[0].value("values", nlohmann::json::array());
+  const auto& values = member(result[0], "values", kEmptyArray);
   if (!values.is_array()) return tl::unexpected(std::string("series without values"));
   std::vector<std::pair<double, double>> out;
   for (const auto& v : values) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <sstream>
@@ -96,9 +97,11 @@ tl::expected<std::pair<double, Request>, std::string> row(size_t line, const Fie
   if (!ts) return tl::unexpected(where(line, f.timestamp) + "not a time: \"" + *ts_s + "\"");
   auto in = number(*in_s);
   auto out = number(*out_s);
-  if (!in || *in < 0 || *in != std::floor(*in))
+  // Above INT_MAX the conversion to int is undefined (found by fuzz_traces): no request is that long.
+  constexpr double kMaxTokens = std::numeric_limits<int>::max();
+  if (!in || *in < 0 || *in != std::floor(*in) || *in > kMaxTokens)
     return tl::unexpected(where(line, f.input) + "expected a whole number, got \"" + *in_s + "\"");
-  if (!out || *out < 0 || *out != std::floor(*out))
+  if (!out || *out < 0 || *out != std::floor(*out) || *out > kMaxTokens)
     return tl::unexpected(where(line, f.output) + "expected a whole number, got \"" + *out_s + "\"");
   Request r;
   r.input_tokens = std::max(1, static_cast<int>(*in));
