@@ -56,7 +56,8 @@ TEST(WorkQueue, ConcurrentReaddsWhileWaiting) {
   });
   std::thread producer([&] {
     for (int i = 0; i < 2000; ++i) {
-      const std::string key = "k" + std::to_string(i % 7);
+      std::string key = "k";  // appended: GCC 12 -O3 reports a false -Wrestrict on "k" + std::string
+      key += std::to_string(i % 7);
       if (i % 3 == 0) q.add_after(key, std::chrono::milliseconds(2 + i % 5));
       else if (i % 3 == 1) q.add_rate_limited(key, std::chrono::milliseconds(4));
       else q.add(key);

@@ -60,8 +60,8 @@ TEST(Conditions, ScalingActive) {
   check(scaling_active, {
       {"writing", nothing, true, "Scaling", "through /scale"},
       {"write failed", [](Findings& f) { f.write_failed = true; f.degraded = {"cannot scale prefill: 503"}; }, false, "FailedRescale", "503"},
-      {"invalid spec", [](Findings& f) { f.invalid_spec = "x"; }, false, "InvalidSpec", "spec is invalid"},
-      {"infeasible", [](Findings& f) { f.infeasible = "x"; }, false, "Infeasible", "no count can meet"},
+      {"invalid spec", [](Findings& f) { f.invalid_spec = std::string("x"); }, false, "InvalidSpec", "spec is invalid"},
+      {"infeasible", [](Findings& f) { f.infeasible = std::string("x"); }, false, "Infeasible", "no count can meet"},
       {"missing target", [](Findings& f) { f.missing = {"prefill target Deployment/p not found"}; }, false, "TargetNotFound", "Deployment/p"},
       {"recommend", [](Findings& f) { f.mode = api::Mode::Recommend; }, false, "RecommendOnly", "spec.mode is Recommend"},
       {"off", [](Findings& f) { f.mode = api::Mode::Off; }, false, "Off", "spec.mode is Off"},
@@ -76,7 +76,7 @@ TEST(Conditions, Degraded) {
       {"missing only", [](Findings& f) { f.missing = {"gone"}; }, true, "TargetNotFound", "gone"},
       {"missing and failed", [](Findings& f) { f.missing = {"gone"}; f.degraded = {"503"}; }, true, "ApiError", "gone; 503"},
       {"invalid spec", [](Findings& f) { f.invalid_spec = "spec.slo.ttft: required"; }, true, "InvalidSpec", "spec.slo.ttft"},
-      {"infeasible is not degraded", [](Findings& f) { f.infeasible = "x"; }, false, "AsExpected", "without errors"},
+      {"infeasible is not degraded", [](Findings& f) { f.infeasible = std::string("x"); }, false, "AsExpected", "without errors"},
   });
 }
 
