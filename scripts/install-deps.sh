@@ -8,6 +8,7 @@ packages=(
   libcpprest-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libexpected-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
 )
 # Extra packages a caller needs (the integration tiers add theirs).
 packages+=("$@")
