@@ -4,7 +4,7 @@
 # plan did not allow (counted from the API server's record of every spec.replicas value), never
 # scales down on missing or bad data, and is back to serving within the time shown once the fault
 # ends. Prints the table (fault, fault seconds, recovered after, wrong writes, what the operator
-# said) and fails if any row is not recovered or has a wrong write. About 6 minutes.
+# said) and fails if any row is not recovered or has a wrong write. About 5 minutes.
 source "$(dirname "$0")/lib_faults.sh"
 FAULT_S=${FAULT_S:-12}
 faults_up 18
