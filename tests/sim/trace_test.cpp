@@ -77,6 +77,16 @@ TEST(Trace, PeakLoadFindsTheBusiestWindow) {
 
 // Found by fuzz_traces: a token count beyond INT_MAX was converted to int (undefined); it is an
 // error naming the line and column like any other bad count.
+// Found by fuzz_traces: fields of an Azure timestamp out of range overflowed int arithmetic.
+TEST(Trace, TimestampFieldsOutOfRangeAreErrors) {
+  for (const char* ts : {"2023-11-16 1410065416:17:03", "2023-13-16 18:17:03", "2023-11-40 18:17:03",
+                         "2023-11-16 18:60:03", "2023-11-16 18:17:99", "2023-11-16 18:17:nan", "99999-11-16 18:17:03"}) {
+    auto t = parse_azure_csv(std::string("TIMESTAMP,ContextTokens,GeneratedTokens\n") + ts + ",1,1\n");
+    ASSERT_FALSE(t) << ts;
+    EXPECT_NE(t.error().find("TIMESTAMP: not a time"), std::string::npos) << t.error();
+  }
+}
+
 TEST(Trace, TokenCountsBeyondIntAreErrors) {
   auto big = parse_azure_csv("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,4009630000,10\n");
   ASSERT_FALSE(big);

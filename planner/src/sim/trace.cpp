@@ -52,6 +52,11 @@ std::optional<double> timestamp(const std::string& s) {
   char sep;
   if (std::sscanf(s.c_str(), "%d-%d-%d%c%d:%d:%lf", &y, &mo, &d, &sep, &h, &mi, &sec) != 7) return std::nullopt;
   if (sep != ' ' && sep != 'T') return std::nullopt;
+  // Out-of-range fields overflowed the arithmetic below (an hour of 1410065416; found by
+  // fuzz_traces): each must be a field of a real date and time.
+  if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+      !(sec >= 0 && sec < 61))
+    return std::nullopt;
   return static_cast<double>(days_from_civil(y, mo, d)) * 86400 + h * 3600 + mi * 60 + sec;
 }
 
