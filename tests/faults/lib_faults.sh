@@ -21,6 +21,9 @@ faults_cleanup() {
       [ "$known" == 1 ] || kill -KILL "$p" 2>/dev/null || true
     done <"$WORK/pids"
   fi
+  # cleanup() reads the exit status from $?; under `set -e` a failing `(exit rc)` would end the
+  # trap here and leave every process running, so errexit is off for the hand-over.
+  set +e
   (exit "$rc")
   cleanup
 }
