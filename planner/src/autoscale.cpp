@@ -16,10 +16,66 @@ PlanInput at_load(PlanInput spec, const MeasuredLoad& load) {
     w.input_length_stddev.reset();
     if (spec.prefill.queue_model == QueueModel::MG1 && load.input_stddev) w.input_length_stddev = *load.input_stddev;
     if (load.output_stddev) w.output_length_stddev = *load.output_stddev;
+    w.output_length_distribution = lengths_from_histogram(load.output_histogram, load.mean_output);
   }
   if (load.prefix_cache_hit_rate) w.prefix_cache_hit_rate = std::clamp(*load.prefix_cache_hit_rate, 0.0, 0.99);
   if (load.dispersion) w.arrival_dispersion = std::clamp(*load.dispersion, 0.2, 1000.0);
   return spec;
+}
+
+std::vector<LengthBucket> lengths_from_histogram(const std::vector<std::pair<double, double>>& cumulative,
+                                                 double mean) {
+  struct Bucket {
+    double lo, hi, count;  // whole lengths lo..hi
+  };
+  std::vector<Bucket> finite;
+  double prev_bound = 0, prev_count = 0, total = 0, tail = 0;
+  for (const auto& [bound, count] : cumulative) {
+    const double in_bucket = std::max(0.0, count - prev_count);
+    prev_count = std::max(prev_count, count);
+    if (!std::isfinite(bound)) {
+      tail += in_bucket;
+    } else {
+      if (bound <= prev_bound) continue;
+      const double lo = std::floor(prev_bound) + 1, hi = std::max(lo, std::floor(bound));
+      if (in_bucket > 0) finite.push_back({lo, hi, in_bucket});
+      prev_bound = bound;
+    }
+    total += in_bucket;
+  }
+  std::vector<LengthBucket> out;
+  if (total <= 0) return out;
+  // Where inside its bucket the mass sits: the same fraction f of every finite bucket's width,
+  // chosen with the +Inf bucket's length so that the mean is the measured one (a fixed length of
+  // 512 in vLLM's (500, 1000] bucket stays 512); the middle without a mean.
+  double low = 0, width = 0;
+  for (const auto& b : finite) low += b.count * b.lo, width += b.count * (b.hi - b.lo);
+  const double tail_floor = prev_bound + 1;
+  double f = 0.5, tail_len = 1.5 * tail_floor;
+  if (mean > 0) {
+    const double sum = mean * total;
+    if (tail > 0) {
+      tail_len = (sum - low - f * width) / tail;
+      if (tail_len < tail_floor) {
+        tail_len = tail_floor;
+        f = width > 0 ? std::clamp((sum - tail * tail_len - low) / width, 0.0, 1.0) : 0.5;
+      }
+    } else if (width > 0) {
+      f = std::clamp((sum - low) / width, 0.0, 1.0);
+    }
+  }
+  for (const auto& b : finite) {
+    // Up to 4 points around the bucket's mean, spread evenly but kept inside the bucket.
+    const double w = b.hi - b.lo, at = b.lo + f * w, mid = b.lo + 0.5 * w;
+    const int n = static_cast<int>(std::clamp(w + 1, 1.0, 4.0));
+    const double shrink = w > 0 ? std::min(1.0, std::min(at - b.lo, b.hi - at) / (0.5 * w)) : 0;
+    for (int k = 0; k < n; ++k) {
+      const double even = n == w + 1 ? b.lo + k : b.lo + w * (k + 0.5) / n;
+      out.push_back({std::max(1.0, at + (even - mid) * shrink), b.count / n});
+    }
+  }
+  if (tail > 0) out.push_back({std::max(tail_floor, tail_len), tail});
+  return out;
 }
 
 void PeakEnvelope::observe(double t_s, double rate) {
@@ -264,6 +320,20 @@ void Autoscaler::restore(const std::vector<HistoryPoint>& h, const std::optional
   if (c) calibrator_.restore(*c);
 }
 
+void Autoscaler::smooth_histogram(const std::vector<std::pair<double, double>>& cumulative, double a) {
+  if (cumulative.empty() || !(cumulative.back().second > 0)) return;
+  const double total = cumulative.back().second;
+  bool same = out_hist_.size() == cumulative.size();
+  for (size_t i = 0; same && i < cumulative.size(); ++i) same = out_hist_[i].first == cumulative[i].first;
+  if (!same) {
+    out_hist_.clear();
+    for (const auto& [bound, count] : cumulative) out_hist_.emplace_back(bound, count / total);
+    return;
+  }
+  for (size_t i = 0; i < cumulative.size(); ++i)
+    out_hist_[i].second = a * cumulative[i].second / total + (1 - a) * out_hist_[i].second;
+}
+
 Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int current_decode) {
   if (history_.empty()) {
     // A policy with no past (a new PDDeployment, or history lost): what the workloads have counts
@@ -285,6 +355,7 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     mean_out_ = a * s.mean_output + (1 - a) * mean_out_;
     if (s.input_stddev) sd_in_ = a * *s.input_stddev + (1 - a) * sd_in_;
     smooth(sd_out_, s.output_stddev, a);
+    smooth_histogram(s.output_histogram, a);
     smooth(prefix_hit_, s.prefix_cache_hit_rate, 0.3);
     if (s.dispersion) {
       dispersions_.push_back(*s.dispersion);
@@ -339,7 +410,7 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     std::nth_element(d.begin(), d.begin() + static_cast<long>(d.size() / 2), d.end());
     burst = std::max(1.0, d[d.size() / 2]);
   }
-  if (have_lengths_) seen = {s.requests_per_s, mean_in_, mean_out_, sd_in_, prefix_hit_, burst, sd_out_};
+  if (have_lengths_) seen = {s.requests_per_s, mean_in_, mean_out_, sd_in_, prefix_hit_, burst, sd_out_, out_hist_};
   const PlanInput measured = at_load(spec_, seen);
   out.dispersion = measured.workload.arrival_dispersion;
   if (s.prefill_ready >= 0 && s.decode_ready >= 0) {

@@ -92,6 +92,15 @@ PrefillService prefill_service(const PlanInput& in, double mean_input, Plan& out
   return s;
 }
 
+double mean_output_length(const Workload& w) {
+  double total = 0, sum = 0;
+  for (const auto& b : w.output_length_distribution) {
+    total += b.weight;
+    sum += b.weight * b.length;
+  }
+  return total > 0 ? sum / total : w.output_length;
+}
+
 double mean_input_length(const Workload& w) {
   if (w.input_length_distribution.empty()) return w.input_length;
   double total = 0, sum = 0;
@@ -227,9 +236,15 @@ AttainmentModel::AttainmentModel(const PlanInput& in) : in_(&in) {
     const double len = mean_input_length(w);
     add(1, len, len);
   }
-  const auto out = w.output_length_stddev ? lognormal_bands(w.output_length, *w.output_length_stddev)
-                                          : lognormal_bands(w.output_length, 0);
-  for (const auto& [weight, tokens] : out) output_.push_back({weight, std::max(1.0, tokens)});
+  if (!w.output_length_distribution.empty()) {
+    for (const auto& b : w.output_length_distribution)
+      if (b.weight > 0) output_.push_back({b.weight, std::max(1.0, b.length)});
+  }
+  if (output_.empty()) {
+    const auto out = w.output_length_stddev ? lognormal_bands(w.output_length, *w.output_length_stddev)
+                                            : lognormal_bands(w.output_length, 0);
+    for (const auto& [weight, tokens] : out) output_.push_back({weight, std::max(1.0, tokens)});
+  }
   max_batch_ = in.decode.tpot_by_batch.max_x();
   if (in.decode.max_batch_size) max_batch_ = std::min(max_batch_, static_cast<double>(*in.decode.max_batch_size));
   const double slack = in.slo.ttft_s;
@@ -494,7 +509,7 @@ Plan plan(const PlanInput& in) {
   const auto& w = in.workload;
 
   d.input_length = mean_input_length(w);
-  d.output_length = w.output_length;
+  d.output_length = mean_output_length(w);
   const double per_request = d.input_length + d.output_length;
   if (w.rate_unit == RateUnit::TokensPerSecond) {
     d.total_tokens_per_s = w.rate;

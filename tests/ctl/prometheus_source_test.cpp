@@ -324,6 +324,8 @@ TEST(PrometheusSource, ReadsBurstinessQueuesAndTheSloHistograms) {
   EXPECT_NEAR(*reconcile::histogram_share_within(o->ttft_histogram, 0.5), 0.9, 1e-12);
   EXPECT_NEAR(*reconcile::histogram_share_within(o->tpot_histogram, 0.025), 0.8, 1e-12);
   EXPECT_NEAR(*o->output_stddev, 0, 1e-12) << "every generated length in one bucket";
+  ASSERT_EQ(o->output_histogram.size(), 3u) << "the generated-length histogram is kept for the planner";
+  EXPECT_EQ(o->output_histogram[1], (std::pair<double, double>{200, 10}));
 
   auto h = source->rate_history(m, {}, 1799827200, 1800000000, 60);
   ASSERT_TRUE(h) << h.error();

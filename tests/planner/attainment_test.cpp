@@ -161,6 +161,64 @@ TEST(Attainment, WithoutATargetThePaperIsUntouched) {
   EXPECT_LE(p.predicted.attainment, 1);
 }
 
+TEST(OutputLengths, AHistogramBecomesWeightedPointsInsideItsBuckets) {
+  // vLLM-style cumulative buckets: 10 requests of 6..10 tokens, 20 of 11..20, 2 beyond 20.
+  const std::vector<std::pair<double, double>> h = {{5, 0}, {10, 10}, {20, 30}, {INFINITY, 32}};
+  const auto pts = lengths_from_histogram(h, /*mean=*/16);
+  double total = 0, sum = 0;
+  for (const auto& b : pts) {
+    EXPECT_GE(b.length, 6) << "no point below the first bucket holding requests";
+    total += b.weight;
+    sum += b.weight * b.length;
+  }
+  EXPECT_NEAR(total, 32, 1e-9);
+  EXPECT_NEAR(sum / total, 16, 1e-9) << "the +Inf bucket's point makes the mean the measured one";
+  EXPECT_GT(pts.back().length, 20);
+  // A narrow bucket gets its whole lengths; an empty histogram gives nothing.
+  const auto one = lengths_from_histogram({{1, 0}, {2, 4}, {INFINITY, 4}});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].length, 2);
+  EXPECT_TRUE(lengths_from_histogram({{10, 0}, {INFINITY, 0}}).empty());
+  // A fixed length in a wide bucket keeps its mean: 512 tokens in (500, 1000].
+  const auto fixed = lengths_from_histogram({{500, 0}, {1000, 7}, {INFINITY, 7}}, 512);
+  double n = 0, m = 0;
+  for (const auto& b : fixed) {
+    EXPECT_GT(b.length, 500);
+    EXPECT_LE(b.length, 1000);
+    n += b.weight, m += b.weight * b.length;
+  }
+  EXPECT_NEAR(m / n, 512, 1e-9);
+}
+
+TEST(OutputLengths, AFloorOnOutputLengthsNeedsNoMoreDecodeThanTheLognormal) {
+  // Outputs as on the Azure code trace: most 6..20 tokens, a long tail, none under 6. The
+  // lognormal of the same mean and spread has a share of 1-3 token requests, whose TPOT the wait
+  // for the next step boundary dominates; the measured points have none, so the same fleet meets
+  // TPOT more often and the plan needs no more decode.
+  PlanInput in = testing::paper_example();
+  in.slo.attainment = 99;
+  in.workload.rate_unit = RateUnit::RequestsPerSecond;
+  in.workload.input_length = 2048;
+  PlanInput pts = in;
+  auto& d = pts.workload.output_length_distribution;
+  for (int len = 6; len <= 20; ++len) d.push_back({static_cast<double>(len), 4});
+  d.push_back({60, 10});
+  d.push_back({400, 3});
+  double n = 0, m1 = 0, m2 = 0;
+  for (const auto& b : d) n += b.weight, m1 += b.weight * b.length, m2 += b.weight * b.length * b.length;
+  in.workload.output_length = m1 / n;
+  in.workload.output_length_stddev = std::sqrt(m2 / n - (m1 / n) * (m1 / n));
+  const AttainmentModel lognormal(in), measured(pts);
+  for (double rps : {20.0, 40.0}) {
+    in.workload.rate = pts.workload.rate = rps;
+    EXPECT_GT(measured.tpot(rps, 1, 4), lognormal.tpot(rps, 1, 4)) << rps;
+    const Plan a = plan(in), b = plan(pts);
+    ASSERT_TRUE(a.feasible && b.feasible);
+    EXPECT_LE(b.decode.replicas, a.decode.replicas) << rps;
+    EXPECT_NEAR(b.d.output_length, m1 / n, 1e-9) << "the mean comes from the points";
+  }
+}
+
 // The model against the simulator on a small grid (fast): pooled M/D/c prefill and decode at
 // moderate and high load; the highest load meeting p99 within 5% of the simulated one.
 TEST(ModelAgainstSimulator, PrefillPercentilesOnASmallGrid) {

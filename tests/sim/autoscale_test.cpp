@@ -399,3 +399,39 @@ TEST(Autoscaler, TheBurstEnvelopeKeepsCapacityForBurstsThatComeBack) {
 
 }  // namespace
 }  // namespace pdscaler::planner
+
+namespace pdscaler::planner {
+namespace {
+
+// The live policy plans decode with the measured output-length histogram where the engine exports
+// one: at the same load, a workload without short outputs gets no more decode than the lognormal
+// of its mean and spread, and the histogram's bounds are carried from window to window.
+TEST(Autoscaler, PlansDecodeWithTheMeasuredOutputHistogram) {
+  PlanInput spec = testing::paper_example();
+  spec.slo.attainment = 99;
+  spec.decode.max_replicas = 64;
+  spec.prefill.max_replicas = 64;
+  // 60% of requests 6..10 tokens, 40% 11..20, as cumulative bucket counts (vLLM's bounds).
+  const std::vector<std::pair<double, double>> h = {{1, 0}, {2, 0}, {5, 0}, {10, 60}, {20, 100}, {INFINITY, 100}};
+  auto sample = [&](double t, bool with_histogram) {
+    LoadSample s = testing::load_at(t, 30, 2048, 11);
+    s.output_stddev = 4;
+    if (with_histogram) s.output_histogram = h;
+    return s;
+  };
+  Autoscaler with(spec, testing::autoscaler_config(60, 15, 0)), without(spec, testing::autoscaler_config(60, 15, 0));
+  Recommendation a, b;
+  for (int i = 0; i < 8; ++i) {
+    a = with.step(sample(15.0 * i, true), 4, 4);
+    b = without.step(sample(15.0 * i, false), 4, 4);
+  }
+  EXPECT_LE(a.decode, b.decode);
+  EXPECT_GE(a.decode, 1);
+  const auto& pts = a.input.workload.output_length_distribution;
+  ASSERT_FALSE(pts.empty()) << "the histogram reaches the plan";
+  for (const auto& p : pts) EXPECT_GE(p.length, 6);
+  EXPECT_TRUE(b.input.workload.output_length_distribution.empty());
+}
+
+}  // namespace
+}  // namespace pdscaler::planner

@@ -49,7 +49,10 @@ class PrometheusSource final : public MetricsSource {
     o.arrival_dispersion = optional(q.arrival_dispersion);
     if (o.arrival_dispersion && *o.arrival_dispersion < 0) o.arrival_dispersion.reset();
     if (auto b = histogram(c, q.input_buckets)) o.input_stddev = histogram_stddev(*b);
-    if (auto b = histogram(c, q.output_buckets)) o.output_stddev = histogram_stddev(*b);
+    if (auto b = histogram(c, q.output_buckets)) {
+      o.output_stddev = histogram_stddev(*b);
+      o.output_histogram = std::move(*b);
+    }
     if (auto b = histogram(c, q.ttft_buckets)) o.ttft_histogram = std::move(*b);
     if (auto b = histogram(c, q.tpot_buckets)) o.tpot_histogram = std::move(*b);
     return o;

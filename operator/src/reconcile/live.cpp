@@ -48,6 +48,7 @@ void evaluate(planner::Autoscaler& autoscaler, const api::MetricsSpec& m, const 
   sample.completed_requests = o.completions_per_s * m.window_s;
   sample.input_stddev = o.input_stddev;
   sample.output_stddev = o.output_stddev;
+  sample.output_histogram = o.output_histogram;
   sample.dispersion = o.arrival_dispersion;
   sample.prefill_waiting = o.prefill_waiting.value_or(0);
   sample.decode_waiting = o.decode_waiting.value_or(0);

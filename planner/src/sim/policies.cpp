@@ -313,7 +313,7 @@ class DopdPolicy final : public Policy {
     planner::MeasuredLoad next;
     next.requests_per_s = rate_.forecast(1);
     if (have_lengths_)
-      next = {next.requests_per_s, in_.forecast(1), out_.forecast(1), sd_.forecast(1), std::nullopt, std::nullopt, std::nullopt};
+      next = {next.requests_per_s, in_.forecast(1), out_.forecast(1), sd_.forecast(1), std::nullopt, std::nullopt, std::nullopt, {}};
     const planner::Plan p = planner::plan(planner::at_load(m_, next));
     if (p.feasible) last_ = {p.prefill.replicas, p.decode.replicas};
     return last_;
@@ -341,6 +341,7 @@ class PdscalerPolicy final : public Policy {
     s.input_stddev = seen.input_stddev;
     s.output_stddev = seen.output_stddev;
     s.dispersion = seen.dispersion;
+    s.output_histogram = seen.output_histogram;
     s.prefill_waiting = w.prefill_waiting;
     s.decode_waiting = w.decode_waiting;
     const auto r = a_.step(s, w.prefill_ready + w.prefill_starting, w.decode_ready + w.decode_starting);
@@ -377,6 +378,7 @@ planner::MeasuredLoad measured_load(const WindowStats& w) {
     m.input_stddev = std::sqrt(std::max(0.0, w.input_tokens_sq / w.arrivals - m.mean_input * m.mean_input));
     m.output_stddev = std::sqrt(std::max(0.0, w.output_tokens_sq / w.arrivals - m.mean_output * m.mean_output));
     m.dispersion = count_dispersion(w.arrival_bins);
+    m.output_histogram = cumulative_output_histogram(w.output_length_counts);
   }
   return m;
 }
@@ -387,7 +389,7 @@ std::unique_ptr<StaticPolicy> make_paper_policy(const PlanInput& spec, const Loa
   model.slo.attainment.reset();  // the paper's formula, on means
   const planner::Plan p = planner::plan(
       planner::at_load(model, {peak.requests_per_s, peak.mean_input, peak.mean_output, std::nullopt, std::nullopt,
-                               std::nullopt, std::nullopt}));
+                               std::nullopt, std::nullopt, {}}));
   const int np = p.feasible ? p.prefill.replicas : model.prefill.max_replicas;
   const int nd = p.feasible ? p.decode.replicas : model.decode.max_replicas;
   return std::make_unique<StaticPolicy>(np, nd, "paper");

@@ -23,6 +23,7 @@ planner::MeasuredLoad window_load(const std::deque<Request>& reqs, double from, 
   size_t n = 0, lo = 0;
   double peak = 0;
   std::vector<double> arrivals;
+  std::vector<int> counts;  // per output-length bucket
   for (const auto& r : reqs) {
     if (r.arrival_s < from) continue;
     if (r.arrival_s > to) break;
@@ -31,6 +32,8 @@ planner::MeasuredLoad window_load(const std::deque<Request>& reqs, double from, 
     in_sq += static_cast<double>(r.input_tokens) * r.input_tokens;
     out += r.output_tokens;
     out_sq += static_cast<double>(r.output_tokens) * r.output_tokens;
+    if (counts.empty()) counts.assign(output_length_bounds().size(), 0);
+    ++counts[output_length_bucket(r.output_tokens)];
     ++n;
   }
   // The most arrivals in any sub-window [t, t + sub) within [from, to].
@@ -50,6 +53,7 @@ planner::MeasuredLoad window_load(const std::deque<Request>& reqs, double from, 
     m.mean_output = out / static_cast<double>(n);
     m.input_stddev = std::sqrt(std::max(0.0, in_sq / static_cast<double>(n) - m.mean_input * m.mean_input));
     m.output_stddev = std::sqrt(std::max(0.0, out_sq / static_cast<double>(n) - m.mean_output * m.mean_output));
+    m.output_histogram = cumulative_output_histogram(counts);
   }
   return m;
 }

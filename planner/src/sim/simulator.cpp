@@ -267,6 +267,8 @@ class Engine {
     win_.input_tokens_sq += static_cast<double>(q.input_tokens) * q.input_tokens;
     win_.output_tokens += q.output_tokens;
     win_.output_tokens_sq += static_cast<double>(q.output_tokens) * q.output_tokens;
+    if (win_.output_length_counts.empty()) win_.output_length_counts.assign(output_length_bounds().size(), 0);
+    ++win_.output_length_counts[output_length_bucket(q.output_tokens)];
     win_.prefill_work_s += f.service;
     const auto bin = static_cast<size_t>(std::max(0.0, (now_ - win_start_) / cfg_.bin_s));
     if (bin < win_.arrival_bins.size()) ++win_.arrival_bins[bin];
@@ -662,6 +664,33 @@ class Engine {
 };
 
 }  // namespace
+
+const std::vector<double>& output_length_bounds() {
+  static const std::vector<double> kBounds = [] {
+    std::vector<double> b;
+    for (double decade = 1; decade <= 1e5; decade *= 10)
+      for (double m : {1.0, 2.0, 5.0}) b.push_back(m * decade);
+    b.push_back(std::numeric_limits<double>::infinity());
+    return b;
+  }();
+  return kBounds;
+}
+
+size_t output_length_bucket(double tokens) {
+  const auto& b = output_length_bounds();
+  return static_cast<size_t>(std::lower_bound(b.begin(), b.end(), tokens) - b.begin());
+}
+
+std::vector<std::pair<double, double>> cumulative_output_histogram(const std::vector<int>& counts) {
+  std::vector<std::pair<double, double>> out;
+  const auto& b = output_length_bounds();
+  double sum = 0;
+  for (size_t i = 0; i < counts.size() && i < b.size(); ++i) {
+    sum += counts[i];
+    out.emplace_back(b[i], sum);
+  }
+  return out;
+}
 
 double prefill_service_s(const planner::PlanInput& m, int input_tokens) {
   const double len = input_tokens * (1 - m.workload.prefix_cache_hit_rate);

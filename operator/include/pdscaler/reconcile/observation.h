@@ -72,6 +72,7 @@ struct ObservedLoad {
   std::optional<double> decode_running;        // requests decoding, whole pool
   std::optional<double> input_stddev;          // from the prompt-length histogram's buckets
   std::optional<double> output_stddev;         // from the generated-length histogram's buckets
+  std::vector<std::pair<double, double>> output_histogram;  // that histogram (cumulative per le, +Inf last)
   std::optional<double> arrival_dispersion;    // variance / mean of counts per evaluation interval
   std::optional<double> prefill_waiting;       // requests queued for prefill, whole pool
   std::optional<double> decode_waiting;        // and for a decode batch slot

@@ -13,6 +13,7 @@
 #include <vector>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "pdscaler/planner/plan.h"
 
@@ -27,7 +28,17 @@ struct MeasuredLoad {
   std::optional<double> prefix_cache_hit_rate;  // where the engine reports it
   std::optional<double> dispersion;             // of arrivals (index of dispersion of counts)
   std::optional<double> output_stddev;
+  // The output lengths' histogram, as an engine exports it: cumulative counts (or rates) per upper
+  // bound `le`, ascending, +Inf last; empty = not known (the lognormal of the stddev is used).
+  std::vector<std::pair<double, double>> output_histogram;
 };
+
+// Output lengths as weighted points from a cumulative histogram of whole-token lengths: each
+// finite bucket (lo, hi] spread evenly over its lengths (at most 4 points), the +Inf bucket at the
+// length that makes the mean `mean` (when given; else 1.5 times the last bound). Empty when the
+// histogram holds nothing.
+std::vector<LengthBucket> lengths_from_histogram(const std::vector<std::pair<double, double>>& cumulative,
+                                                 double mean = 0);
 
 // The spec with its workload replaced by `load`: every policy that plans (pdscaler's, the
 // clairvoyant reference, DOPD) goes through this, so they size identically for the same load.
@@ -182,6 +193,7 @@ struct LoadSample {
   std::optional<double> output_stddev;
   std::optional<double> prefix_cache_hit_rate;  // where the engine reports it
   std::optional<double> dispersion;             // index of dispersion of arrival counts, measured
+  std::vector<std::pair<double, double>> output_histogram;  // as MeasuredLoad's; empty = none
   // Work already queued: requests waiting for prefill, and for a decode batch slot (absent: none
   // known).
   double prefill_waiting = 0;
@@ -252,6 +264,9 @@ class Autoscaler {
   void restore(const std::vector<HistoryPoint>& h, const std::optional<CalibrationState>& c);
 
  private:
+  // Folds a window's output-length histogram into out_hist_ (shares, so windows of any rate
+  // weigh alike); a change of bounds starts over.
+  void smooth_histogram(const std::vector<std::pair<double, double>>& cumulative, double a);
   void record(const HistoryPoint& p);
   PlanInput spec_;
   AutoscalerConfig cfg_;
@@ -263,6 +278,7 @@ class Autoscaler {
   std::deque<HistoryPoint> history_;
   double mean_in_ = 0, mean_out_ = 0, sd_in_ = 0;
   std::optional<double> sd_out_;
+  std::vector<std::pair<double, double>> out_hist_;  // smoothed shares per upper bound
   std::deque<double> dispersions_;  // the last windows' estimates (their median is used)
   std::optional<double> prefix_hit_;
   bool have_lengths_ = false;

@@ -40,6 +40,10 @@ struct Workload {
   std::optional<double> input_length_stddev;
   std::vector<LengthBucket> input_length_distribution;
   std::optional<double> output_length_stddev;  // spread of output lengths (the decode tail)
+  // Output lengths as points with weights (e.g. from the engines' generated-length histogram):
+  // replaces the lognormal that `output_length_stddev` stands for, whose many one- and two-token
+  // requests a workload with a floor (no output under 6 tokens, say) does not have.
+  std::vector<LengthBucket> output_length_distribution;
   double prefix_cache_hit_rate = 0;  // share of input tokens served from cache, [0, 1)
   // Burstiness of arrivals: the index of dispersion of counts (the squared coefficient of
   // variation of inter-arrival times for a renewal process). 1 = Poisson.

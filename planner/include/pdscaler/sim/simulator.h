@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pdscaler/planner/spec.h"
@@ -76,6 +77,13 @@ struct DecodeView {
 };
 
 // What a policy sees at each interval: like Prometheus over the last window, plus the fleet.
+// vLLM's bucket bounds for the generated-length histogram (1, 2, 5, 10, 20, 50, ... tokens,
+// +Inf last), and the bucket that holds `tokens`.
+const std::vector<double>& output_length_bounds();
+size_t output_length_bucket(double tokens);
+// The cumulative histogram (upper bound, count) of bucket counts over output_length_bounds().
+std::vector<std::pair<double, double>> cumulative_output_histogram(const std::vector<int>& counts);
+
 struct WindowStats {
   double now_s = 0;
   double window_s = 0;
@@ -86,6 +94,9 @@ struct WindowStats {
   double output_tokens_sq = 0;
   double prefill_work_s = 0;    // prefill service time of the window's arrivals, at the profile
   std::vector<int> arrival_bins;  // arrivals per FleetConfig::bin_s, oldest first
+  // The window's arrivals per output-length bucket of output_length_bounds() (empty until one
+  // arrives): what vLLM's vllm:request_generation_tokens histogram tells the operator.
+  std::vector<int> output_length_counts;
   int first_tokens = 0;         // requests whose first token came in the window
   double ttft_sum = 0;
   int ttft_met = 0;             // of those, within the TTFT target
