@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   std::string log_format = "text", log_level = "info";
   bool leader_elect = false;
   int resync_s = 30;
+  int workers = 4, evaluators = 4;
   app.add_option("--kubeconfig", kubeconfig, "kubeconfig file (default: $KUBECONFIG, then in-cluster)");
   app.add_option("--namespace", ns, "watch only this namespace (empty = all)");
   app.add_flag("--leader-elect", leader_elect, "elect a leader on a Lease before writing");
@@ -68,6 +69,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace | debug | info | warn | error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
   app.add_option("--resync-period", resync_s, "seconds between full re-reconciles")->check(CLI::PositiveNumber);
+  app.add_option("--max-concurrent-reconciles", workers, "PDDeployments reconciled at once (never one twice at once)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--max-concurrent-evaluations", evaluators,
+                 "Prometheus evaluations at once, off the reconcile path (a slow Prometheus holds one each)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -116,7 +124,8 @@ int main(int argc, char** argv) {
     if (!auth.bearer_token.empty()) c.token = [token = auth.bearer_token] { return token; };
     return http::make_client(c);
   });
-  ctl::Controller controller(*client, *metrics, {ns, std::chrono::seconds(resync_s)}, log, source.get());
+  ctl::Controller controller(*client, *metrics, {ns, std::chrono::seconds(resync_s), workers, evaluators}, log,
+                             source.get());
   ctl::HealthServer health(health_bind, [&controller] { return controller.ready(); });
   if (!health.listening()) {
     log->critical("cannot serve probes on {}: {}", health_bind, health.error());

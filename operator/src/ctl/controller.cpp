@@ -82,6 +82,10 @@ Controller::Controller(kube::KubeClient& client, SelfMetrics& metrics, Controlle
   deployments_ = std::make_unique<Informer>(
       client_, collection("/apis/apps/v1", opts_.namespace_, "deployments"),
       [this](const std::string&, const json* obj) { on_workload_change(obj); }, on_error);
+  if (source_)
+    poller_ = std::make_unique<MetricsPoller>(
+        opts_.evaluators, [this](const std::string& key, const MetricsPoller::Job& job) { return measure(key, job); },
+        [this](const std::string& key) { queue_.add(key); });
 }
 
 Controller::~Controller() { stop(); }
@@ -102,7 +106,9 @@ void Controller::guarded(const char* what, const std::function<void()>& body) {
 void Controller::start() {
   threads_.emplace_back([this] { guarded("PDDeployment informer", [this] { pdds_->run(); }); });
   threads_.emplace_back([this] { guarded("Deployment informer", [this] { deployments_->run(); }); });
-  threads_.emplace_back([this] { guarded("worker", [this] { worker(); }); });
+  for (int i = 0; i < std::max(1, opts_.workers); ++i)
+    threads_.emplace_back([this] { guarded("worker", [this] { worker(); }); });
+  if (poller_) poller_->start();
   threads_.emplace_back([this] {
     // Level-triggered safety net: look at everything again now and then (targets of kinds we do
     // not watch, missed events).
@@ -123,6 +129,7 @@ void Controller::stop() {
   deployments_->stop();
   client_.cancel_watches();
   queue_.shutdown();
+  if (poller_) poller_->stop();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
@@ -182,13 +189,16 @@ void Controller::reconcile(const std::string& key) {
   if (!obj) {
     metrics_.forget(ns, name);
     queue_.forget(key);
-    live_.erase(key);
-    decoded_.erase(key);
+    forget_state(key);
     return;
   }
 
-  const auto previous = decoded_.find(key);
-  api::PDDeployment pdd = api::decode_pddeployment(*obj, previous == decoded_.end() ? nullptr : &previous->second);
+  const api::PDDeployment* previous = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (auto it = decoded_.find(key); it != decoded_.end()) previous = &it->second;
+  }
+  api::PDDeployment pdd = api::decode_pddeployment(*obj, previous);
   for (const auto& w : pdd.warnings) log_->warn("{}: {}", key, w);
   log_->debug("{}: reconciling generation {} resourceVersion {}", key, pdd.metadata.generation,
               pdd.metadata.resource_version);
@@ -201,8 +211,13 @@ void Controller::reconcile(const std::string& key) {
   if (obs.spec) {
     for (const auto* t : {&obs.prefill, &obs.decode})
       if (t->read && !t->pods.read) log_->debug("{}: {}", key, t->pods.error);
-    if (obs.spec->metrics) obs.live = evaluate_live(key, obs);
-    else live_.erase(key);
+    if (obs.spec->metrics) {
+      obs.live = evaluate_live(key, obs);
+    } else {
+      std::lock_guard<std::mutex> lock(state_mu_);
+      live_.erase(key);
+      if (poller_) poller_->forget(key);
+    }
   }
 
   const reconcile::Intent intent = reconcile::intend(obs);
@@ -244,7 +259,10 @@ void Controller::reconcile(const std::string& key) {
     auto r = client_.create_event(ns, {involved, e.type, e.reason, e.message, "Reconcile"});
     if (!r) log_->warn("{}: cannot record event {}: {}", key, e.reason, r.error().message);
   }
-  decoded_[key] = std::move(pdd);
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    decoded_[key] = std::move(pdd);
+  }
 
   if (intent.plan && intent.plan->feasible) {
     metrics_.replicas(ns, name, "prefill", intent.prefill.desired, obs.prefill.spec_replicas);
@@ -260,14 +278,43 @@ void Controller::reconcile(const std::string& key) {
   // Nothing else may wake us when pods wait for GPUs or a capacity limit runs out: look again then.
   if (const auto next_s = reconcile::recheck_after_s(obs, intent))
     queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(std::max(1.0, *next_s + 0.5) * 1000)));
-  if (obs.live) {
-    // Measure again at the next interval, whatever else happens.
-    queue_.add_after(key, std::chrono::milliseconds(static_cast<long long>(obs.spec->metrics->evaluation_interval_s * 1000)));
+  // With spec.metrics the poller wakes us at each new measurement.
+}
+
+Controller::Live& Controller::live_of(const std::string& key) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return live_[key];
+}
+
+void Controller::forget_state(const std::string& key) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  live_.erase(key);
+  decoded_.erase(key);
+  if (poller_) poller_->forget(key);
+}
+
+MetricsPoller::Result Controller::measure(const std::string& key, const MetricsPoller::Job& job) {
+  MetricsPoller::Result r;
+  r.at = std::chrono::system_clock::now();
+  auto auth = prometheus_auth(client_, job.namespace_, job.metrics);
+  if (!auth) {
+    r.load = tl::unexpected(auth.error());
+    return r;
   }
+  if (job.want_history) {
+    // A new policy reads the last two days of the rate, so its daily seasonal forecast works
+    // from the first evaluation instead of a day later (Prometheus keeps the history; no store of
+    // our own).
+    const double now_s = api::to_epoch_seconds(r.at);
+    r.history = source_->rate_history(job.metrics, *auth, now_s - 2 * 86400, now_s, 60);
+  }
+  r.load = source_->observe(job.metrics, *auth);
+  log_->trace("{}: measured in {:.3f}s", key, std::chrono::duration<double>(std::chrono::system_clock::now() - r.at).count());
+  return r;
 }
 
 reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reconcile::Observation& obs) {
-  Live& live = live_[key];
+  Live& live = live_of(key);
   const api::PDDeploymentSpec& d = *obs.spec;
   const auto& m = *d.metrics;
   const std::int64_t generation = obs.metadata.generation;
@@ -289,43 +336,40 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
     live.autoscaler->restore(history, calibration);
     live.generation = generation;
     live.seasonal_seeded = false;
-    live.next_evaluation = {};
     live.state.generation = generation;
     live.state.history = history;
   }
-  const auto now = std::chrono::steady_clock::now();
-  if (now < live.next_evaluation) return live.state;
-  live.next_evaluation = now + std::chrono::milliseconds(static_cast<long long>(m.evaluation_interval_s * 1000));
-  if (!source_) {
+  if (!poller_) {
     live.state.evaluated_at = api::whole_seconds(obs.now);
     live.state.available = false;
     live.state.error = "no metrics source in this operator";
     return live.state;
   }
-  auto auth = prometheus_auth(client_, obs.metadata.namespace_, m);
-  if (auth && !live.seasonal_seeded) {
-    // A new policy reads the last two days of the rate, so its daily seasonal forecast works
-    // from the first evaluation instead of a day later (Prometheus keeps the history; no store of
-    // our own). Retried at the next evaluation while Prometheus cannot answer.
-    const double now_s = api::to_epoch_seconds(obs.now);
-    auto past = source_->rate_history(m, *auth, now_s - 2 * 86400, now_s, 60);
-    if (past) {
-      live.autoscaler->seed_seasonal(*past);
+  // The poller measures on its own timer (at once for a new generation); a reconcile uses the
+  // newest measurement it has not used yet, and otherwise keeps the last evaluation.
+  poller_->want(key, {obs.metadata.namespace_, m, !live.seasonal_seeded},
+                std::chrono::milliseconds(static_cast<long long>(m.evaluation_interval_s * 1000)), generation);
+  auto r = poller_->take(key);
+  if (!r) return live.state;
+  if (r->history) {
+    if (*r->history) {
+      live.autoscaler->seed_seasonal(**r->history);
       live.seasonal_seeded = true;
-      log_->info("{}: seasonal forecast seeded with {} points of the last two days", key, past->size());
+      log_->info("{}: seasonal forecast seeded with {} points of the last two days", key, (*r->history)->size());
     } else {
-      log_->debug("{}: no rate history yet: {}", key, past.error());
-      if (past.error().rfind("Prometheus unreachable", 0) != 0) live.seasonal_seeded = true;
+      // Retried at the next evaluation while Prometheus cannot answer; a Prometheus that answers
+      // without history is not asked again.
+      log_->debug("{}: no rate history yet: {}", key, r->history->error());
+      if (r->history->error().rfind("Prometheus unreachable", 0) != 0) live.seasonal_seeded = true;
     }
   }
-  reconcile::Measurement measurement{obs.now, auth ? source_->observe(m, *auth)
-                                                   : tl::expected<ObservedLoad, std::string>(tl::unexpect, auth.error())};
+  reconcile::Measurement measurement{r->at, std::move(r->load)};
   reconcile::evaluate(*live.autoscaler, m, measurement, obs, live.state);
   if (!live.state.available)
     log_->warn("{}: metrics unavailable ({} in a row): {}", key, live.state.failures, live.state.error);
   else
-    log_->debug("{}: measured {:.3f} req/s; provisioned {:.3f}; recommends {}P{}D", key,
-                live.state.observed.requests_per_s, live.state.recommendation->provisioned_rate,
+    log_->debug("{}: measured {:.3f} req/s in {:.2f}s; provisioned {:.3f}; recommends {}P{}D", key,
+                live.state.observed.requests_per_s, r->seconds, live.state.recommendation->provisioned_rate,
                 live.state.recommendation->prefill, live.state.recommendation->decode);
   return live.state;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -15,6 +16,7 @@
 
 #include "pdscaler/api/pddeployment.h"
 #include "pdscaler/ctl/informer.h"
+#include "pdscaler/ctl/metrics_poller.h"
 #include "pdscaler/ctl/metrics_source.h"
 #include "pdscaler/ctl/self_metrics.h"
 #include "pdscaler/ctl/workqueue.h"
@@ -26,6 +28,8 @@ namespace pdscaler::ctl {
 struct ControllerOptions {
   std::string namespace_;  // "" = all namespaces
   std::chrono::seconds resync{30};
+  int workers = 4;      // reconciles at once (never two of one PDDeployment)
+  int evaluators = 4;   // Prometheus evaluations at once, off the reconcile path
 };
 
 class Controller {
@@ -47,25 +51,32 @@ class Controller {
   void enqueue_all();
   void on_workload_change(const nlohmann::json* workload);
   void guarded(const char* what, const std::function<void()>& body);
-  // The live policy of one PDDeployment with spec.metrics, evaluated at most once an interval.
+  // The live policy of one PDDeployment with spec.metrics, fed by the poller's measurements.
   struct Live {
     std::int64_t generation = -1;
     std::unique_ptr<planner::Autoscaler> autoscaler;
-    std::chrono::steady_clock::time_point next_evaluation{};
     bool seasonal_seeded = false;  // the last two days of the rate read from Prometheus
     reconcile::LiveLoad state;
   };
   reconcile::LiveLoad evaluate_live(const std::string& key, const reconcile::Observation& obs);
+  // One measurement, on a poller thread: the Secrets, the rate history when asked, the load.
+  MetricsPoller::Result measure(const std::string& key, const MetricsPoller::Job& job);
+  Live& live_of(const std::string& key);
+  void forget_state(const std::string& key);
 
   kube::KubeClient& client_;
   SelfMetrics& metrics_;
   ControllerOptions opts_;
   std::shared_ptr<spdlog::logger> log_;
   MetricsSource* source_;
-  std::map<std::string, Live> live_;  // worker thread only
+  // Per key, touched only by the worker reconciling that key (the queue never hands one key to two
+  // workers); the maps themselves are guarded by state_mu_ (nodes stay put while others change).
+  std::mutex state_mu_;
+  std::map<std::string, Live> live_;
   // The last decoded copy of each PDDeployment, so a spec is decoded once per generation.
-  std::map<std::string, api::PDDeployment> decoded_;  // worker thread only
+  std::map<std::string, api::PDDeployment> decoded_;
   WorkQueue queue_;
+  std::unique_ptr<MetricsPoller> poller_;
   std::unique_ptr<Informer> pdds_;
   std::unique_ptr<Informer> deployments_;
   std::atomic<bool> leader_{false};
