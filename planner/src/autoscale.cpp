@@ -363,8 +363,11 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     }
     have_lengths_ = true;
   }
+  // Output tokens/s of the window (at the smoothed length when it saw none).
+  output_peaks_.observe(s.t_s, s.requests_per_s * (s.mean_output > 0 ? s.mean_output : mean_out_));
   Recommendation out;
   const double horizon = cfg_.startup_s + cfg_.interval_s;
+  std::optional<double> decode_load;  // output tokens/s to size decode for, when not rate x mean
   out.provisioned_rate = rate_.forecast(horizon, cfg_.forecast_z);
   out.method = "holt-linear forecast " + std::to_string(static_cast<int>(horizon)) + "s ahead at z=" +
                std::to_string(cfg_.forecast_z).substr(0, 4);
@@ -375,6 +378,7 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     const double env = peaks_.envelope(horizon, memory, cfg_.envelope_quantile);
     if (env > out.provisioned_rate) {
       out.provisioned_rate = env;
+      decode_load = output_peaks_.envelope(horizon, memory, cfg_.envelope_quantile);
       out.method = "burst envelope: the " + std::to_string(static_cast<int>(100 * cfg_.envelope_quantile)) +
                    "th percentile of the load's peaks over " + std::to_string(static_cast<int>(horizon)) +
                    "s windows in the last " + std::to_string(static_cast<int>(memory)) + "s";
@@ -445,6 +449,21 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   }
   const double decode_backlog = s.decode_waiting / drain_s;
   Plan prefill_plan = out.plan, decode_plan = out.plan;
+  // Decode at the decode load's own envelope: the provisioned rate with the output length that
+  // makes its output tokens/s that envelope (never longer than the smoothed length: a burst of
+  // long answers still shows in the request rate's envelope).
+  PlanInput decode_in = in;
+  if (decode_load && out.provisioned_rate > 0 && mean_out_ > 0) {
+    const double len = std::clamp(*decode_load / out.provisioned_rate, 1.0, in.workload.output_length);
+    if (len < in.workload.output_length * (1 - 1e-9)) {
+      decode_in.workload.output_length = len;
+      if (!decode_in.workload.output_length_distribution.empty())
+        decode_in.workload.output_length_distribution = lengths_from_histogram(out_hist_, len);
+      decode_plan = plan(decode_in);
+      if (!decode_plan.feasible) decode_plan = out.plan;
+      else out.method += "; decode at the envelope of output tokens/s";
+    }
+  }
   if (out.plan.feasible && (out.backlog_rate > 0 || decode_backlog > 0)) {
     PlanInput more = in;
     if (out.backlog_rate > 0) {
@@ -452,8 +471,9 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
       prefill_plan = plan(more);
     }
     if (decode_backlog > 0) {
-      more.workload.rate = out.provisioned_rate + decode_backlog;
-      decode_plan = plan(more);
+      PlanInput dmore = decode_in;
+      dmore.workload.rate = out.provisioned_rate + decode_backlog;
+      decode_plan = plan(dmore);
     }
     if (!prefill_plan.feasible) prefill_plan = out.plan;
     if (!decode_plan.feasible) decode_plan = out.plan;

@@ -435,3 +435,39 @@ TEST(Autoscaler, PlansDecodeWithTheMeasuredOutputHistogram) {
 
 }  // namespace
 }  // namespace pdscaler::planner
+
+namespace pdscaler::planner {
+namespace {
+
+// Bursts of requests that are bursts of short answers: the request rate swings 20 <-> 40/s while
+// output tokens/s stay at 4,000. Decode is sized for the envelope of output tokens/s, not for the
+// busiest rate at the smoothed (longer) mean length.
+TEST(Autoscaler, SizesDecodeForTheDecodeLoadsOwnPeaks) {
+  PlanInput spec = testing::paper_example();
+  spec.slo.attainment = 99;
+  spec.prefill.max_replicas = spec.decode.max_replicas = 64;
+  AutoscalerConfig c = testing::autoscaler_config(60, 15, 0);
+  c.envelope_quantile = 0.8;
+  Autoscaler a(spec, c);
+  Recommendation r;
+  for (int i = 0; i < 40; ++i) {
+    const bool busy = i % 4 < 2;
+    r = a.step(testing::load_at(15.0 * i, busy ? 40 : 20, 2048, busy ? 100 : 200), 8, 8);
+  }
+  ASSERT_NE(r.method.find("burst envelope"), std::string::npos) << r.method;
+  EXPECT_NE(r.method.find("decode at the envelope of output tokens/s"), std::string::npos) << r.method;
+  // What the request rate's envelope at the smoothed length would have asked for.
+  PlanInput naive = r.input;
+  naive.workload.rate = 40;
+  const Plan n = plan(naive);
+  ASSERT_TRUE(n.feasible);
+  EXPECT_LT(r.decode, n.decode.replicas) << "smoothed length " << naive.workload.output_length;
+  // And enough for the decode load that is there: 40/s of 100-token answers.
+  PlanInput real = r.input;
+  real.workload.rate = 40;
+  real.workload.output_length = 100;
+  EXPECT_GE(r.decode, plan(real).decode.replicas);
+}
+
+}  // namespace
+}  // namespace pdscaler::planner

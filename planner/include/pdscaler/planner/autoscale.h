@@ -273,6 +273,10 @@ class Autoscaler {
   Forecaster rate_;
   SeasonalForecaster season_;
   PeakEnvelope peaks_;
+  // The same over output tokens/s: where bursts of requests are bursts of short answers (the Azure
+  // conversation trace's busiest minutes have outputs a third shorter than its median), decode is
+  // sized for the decode load's own peaks, not the request rate's at the mean length.
+  PeakEnvelope output_peaks_;
   Stabilizer prefill_, decode_;
   Calibrator calibrator_;
   std::deque<HistoryPoint> history_;
