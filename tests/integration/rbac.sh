@@ -14,6 +14,7 @@ assert_eq yes "$(can patch deployments.apps --subresource=scale -n default)" "ca
 assert_eq yes "$(can patch pddeployments.pdscaler.io --subresource=status -n default)" "can patch pddeployments/status"
 assert_eq yes "$(can create events -n default)" "can create events"
 assert_eq yes "$(can list pods -n default)" "can list pods (start-up times, Pending pods)"
+assert_eq yes "$(can watch pods -n default)" "can watch pods (the pod cache)"
 assert_eq yes "$(can update leases.coordination.k8s.io/pdscaler-operator -n pdscaler-system)" "can update its Lease"
 assert_eq no "$(can update leases.coordination.k8s.io/someone-else -n pdscaler-system)" "cannot update other Leases in its namespace"
 assert_eq no "$(can get secrets -n default)" "cannot read Secrets"

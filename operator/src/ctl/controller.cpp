@@ -49,6 +49,81 @@ reconcile::TargetView observe_target(kube::KubeClient& client, const std::string
   return v;
 }
 
+// Only what the operator reads of an object, so that a cache of every pod stays small: the
+// metadata (names, labels, times, resourceVersion), and per kind the fields observe reads.
+json trim_metadata(const json& o) {
+  json out = json::object();
+  for (const char* k : {"apiVersion", "kind"})
+    if (auto it = o.find(k); it != o.end() && it->is_string()) out[k] = *it;
+  json md = json::object();
+  if (auto m = o.find("metadata"); m != o.end() && m->is_object())
+    for (const char* k : {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+                          "deletionTimestamp", "labels"})
+      if (auto it = m->find(k); it != m->end()) md[k] = *it;
+  out["metadata"] = std::move(md);
+  return out;
+}
+
+json trim_pod(const json& o) {
+  json out = trim_metadata(o);
+  json spec = json::object(), status = json::object();
+  if (auto sp = o.find("spec"); sp != o.end() && sp->is_object())
+    if (auto n = sp->find("nodeName"); n != sp->end()) spec["nodeName"] = *n;
+  if (auto st = o.find("status"); st != o.end() && st->is_object())
+    if (auto cs = st->find("conditions"); cs != st->end() && cs->is_array()) {
+      json keep = json::array();
+      for (const auto& c : *cs)
+        if (c.is_object() && c.contains("type") && c["type"].is_string() &&
+            (c["type"] == "Ready" || c["type"] == "PodScheduled"))
+          keep.push_back(c);
+      status["conditions"] = std::move(keep);
+    }
+  out["spec"] = std::move(spec);
+  out["status"] = std::move(status);
+  return out;
+}
+
+json trim_deployment(const json& o) {
+  json out = trim_metadata(o);
+  json spec = json::object(), status = json::object();
+  if (auto sp = o.find("spec"); sp != o.end() && sp->is_object())
+    for (const char* k : {"replicas", "selector"})
+      if (auto it = sp->find(k); it != sp->end()) spec[k] = *it;
+  if (auto st = o.find("status"); st != o.end() && st->is_object())
+    for (const char* k : {"replicas", "readyReplicas"})
+      if (auto it = st->find(k); it != st->end()) status[k] = *it;
+  out["spec"] = std::move(spec);
+  out["status"] = std::move(status);
+  return out;
+}
+
+// The Deployments a PDDeployment scales ("ns/name"), read leniently from its object.
+std::vector<std::string> deployment_targets(const json& pdd) {
+  std::vector<std::string> ignored, out;
+  api::TolerantReader r(ignored);
+  const api::ObjectMeta m = api::decode_object_meta(pdd, r);
+  const json* spec = r.object(pdd, "spec", "spec");
+  for (const char* role : {"prefill", "decode"}) {
+    const json* rs = spec ? r.object(*spec, role, role) : nullptr;
+    const json* ref = rs ? r.object(*rs, "scaleTargetRef", "scaleTargetRef") : nullptr;
+    if (!ref || r.string(*ref, "kind", "kind") != "Deployment") continue;
+    if (auto name = r.string(*ref, "name", "name")) out.push_back(m.namespace_ + "/" + *name);
+  }
+  return out;
+}
+
+bool labels_match(const json& obj, const std::string& ns, const api::LabelSelector& sel) {
+  const auto md = obj.find("metadata");
+  if (md == obj.end() || !md->is_object()) return false;
+  const auto n = md->find("namespace");
+  if (n == md->end() || !n->is_string() || n->get_ref<const std::string&>() != ns) return false;
+  std::map<std::string, std::string> labels;
+  if (auto l = md->find("labels"); l != md->end() && l->is_object())
+    for (auto it = l->begin(); it != l->end(); ++it)
+      if (it->is_string()) labels[it.key()] = it->get<std::string>();
+  return sel.matches(labels);
+}
+
 // The Secrets spec.metrics.prometheus names, read at each evaluation (so a rotation is picked up).
 tl::expected<PrometheusAuth, std::string> prometheus_auth(kube::KubeClient& client, const std::string& ns,
                                                           const api::MetricsSpec& m) {
@@ -78,10 +153,19 @@ Controller::Controller(kube::KubeClient& client, SelfMetrics& metrics, Controlle
   };
   pdds_ = std::make_unique<Informer>(
       client_, collection("/apis/pdscaler.io/v1alpha1", opts_.namespace_, "pddeployments"),
-      [this](const std::string& key, const json*) { queue_.add(key); }, on_error);
+      [this](const std::string& key, const json* obj) {
+        index_targets(key, obj);
+        queue_.add(key);
+      },
+      on_error);
   deployments_ = std::make_unique<Informer>(
       client_, collection("/apis/apps/v1", opts_.namespace_, "deployments"),
-      [this](const std::string&, const json* obj) { on_workload_change(obj); }, on_error);
+      [this](const std::string& key, const json*) { on_workload_change(key); }, on_error, trim_deployment);
+  // Pods are read from this cache at reconcile (start-up times, Pending for GPUs); their changes
+  // show as the Deployment's status changes, which wake the owner.
+  pods_ = std::make_unique<Informer>(
+      client_, collection("/api/v1", opts_.namespace_, "pods"), [](const std::string&, const json*) {}, on_error,
+      trim_pod);
   if (source_)
     poller_ = std::make_unique<MetricsPoller>(
         opts_.evaluators, [this](const std::string& key, const MetricsPoller::Job& job) { return measure(key, job); },
@@ -106,6 +190,7 @@ void Controller::guarded(const char* what, const std::function<void()>& body) {
 void Controller::start() {
   threads_.emplace_back([this] { guarded("PDDeployment informer", [this] { pdds_->run(); }); });
   threads_.emplace_back([this] { guarded("Deployment informer", [this] { deployments_->run(); }); });
+  threads_.emplace_back([this] { guarded("Pod informer", [this] { pods_->run(); }); });
   for (int i = 0; i < std::max(1, opts_.workers); ++i)
     threads_.emplace_back([this] { guarded("worker", [this] { worker(); }); });
   if (poller_) poller_->start();
@@ -127,6 +212,7 @@ void Controller::stop() {
   if (stopped_.exchange(true)) return;
   pdds_->stop();
   deployments_->stop();
+  pods_->stop();
   client_.cancel_watches();
   queue_.shutdown();
   if (poller_) poller_->stop();
@@ -135,7 +221,7 @@ void Controller::stop() {
   threads_.clear();
 }
 
-bool Controller::ready() const { return pdds_->synced() && deployments_->synced(); }
+bool Controller::ready() const { return pdds_->synced() && deployments_->synced() && pods_->synced(); }
 
 void Controller::set_leader(bool leader) {
   const bool was = leader_.exchange(leader);
@@ -146,27 +232,67 @@ void Controller::enqueue_all() {
   for (const auto& k : pdds_->keys()) queue_.add(k);
 }
 
-void Controller::on_workload_change(const json* workload) {
-  if (!workload) return;
-  std::vector<std::string> ignored;
-  api::TolerantReader r(ignored);
-  const api::ObjectMeta w = api::decode_object_meta(*workload, r);
-  for (const auto& obj : pdds_->objects()) {
-    const api::ObjectMeta m = api::decode_object_meta(obj, r);
-    if (m.namespace_ != w.namespace_) continue;
-    const json* spec = r.object(obj, "spec", "spec");
-    for (const char* role : {"prefill", "decode"}) {
-      const json* rs = spec ? r.object(*spec, role, role) : nullptr;
-      const json* ref = rs ? r.object(*rs, "scaleTargetRef", "scaleTargetRef") : nullptr;
-      if (ref && r.string(*ref, "kind", "kind") == "Deployment" && r.string(*ref, "name", "name") == w.name) {
-        queue_.add(api::key_of(m));
-        break;
-      }
-    }
+void Controller::index_targets(const std::string& key, const json* pdd) {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  for (auto it = owners_.begin(); it != owners_.end();) {
+    it->second.erase(key);
+    it = it->second.empty() ? owners_.erase(it) : std::next(it);
   }
+  if (pdd)
+    for (const auto& t : deployment_targets(*pdd)) owners_[t].insert(key);
+}
+
+void Controller::on_workload_change(const std::string& workload_key) {
+  std::vector<std::string> wake;
+  {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    if (auto it = owners_.find(workload_key); it != owners_.end()) wake.assign(it->second.begin(), it->second.end());
+  }
+  for (const auto& k : wake) queue_.add(k);
+}
+
+std::optional<reconcile::TargetView> Controller::observe_cached(const std::string& ns, const api::ScaleTargetRef& ref) const {
+  if (ref.kind != "Deployment" || ref.api_version != "apps/v1" || !deployments_->synced() || !pods_->synced())
+    return std::nullopt;
+  reconcile::TargetView v;
+  const auto obj = deployments_->get(ns + "/" + ref.name);
+  if (!obj) {
+    v.not_found = true;
+    v.error = fmt::format("deployments.apps \"{}\" not found", ref.name);
+    return v;
+  }
+  const api::Workload w = api::decode_workload(*obj).value;
+  v.known = true;
+  v.spec_replicas = w.spec_replicas;
+  const json& st = (*obj)["status"];
+  v.ready_replicas = st.is_object() && st.contains("readyReplicas") ? w.ready_replicas : w.status_replicas;
+  if (!w.selector) {
+    v.pods_error = "the Deployment has no spec.selector";
+    return v;
+  }
+  const api::LabelSelector sel = *w.selector;
+  v.pods_known = true;
+  for (const auto& p : pods_->select([&](const std::string&, const json& o) { return labels_match(o, ns, sel); }))
+    v.pods.push_back(api::decode_pod(p).value);
+  return v;
+}
+
+void Controller::remember_write(const std::string& ns, const api::ScaleTargetRef& ref, const api::Scale& written) {
+  if (ref.kind != "Deployment" || ref.api_version != "apps/v1") return;
+  const std::string key = ns + "/" + ref.name;
+  auto obj = deployments_->get(key);
+  if (!obj || !(*obj)["spec"].is_object() || !(*obj)["metadata"].is_object()) return;
+  // Our write, until the watch brings it (the informer keeps the newer resourceVersion): the next
+  // look must not take the old count for someone else's edit.
+  (*obj)["spec"]["replicas"] = written.spec_replicas;
+  if (!written.resource_version.empty()) (*obj)["metadata"]["resourceVersion"] = written.resource_version;
+  deployments_->update_local(key, *obj);
 }
 
 void Controller::worker() {
+  // As controller-runtime does: no reconcile before every cache has its first list, so a reconcile
+  // never reads the API for what a cache will hold.
+  while (!stopped_ && !ready()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   while (auto key = queue_.get()) {
     if (leader_) {
       try {
@@ -204,8 +330,12 @@ void Controller::reconcile(const std::string& key) {
               pdd.metadata.resource_version);
   reconcile::TargetView pv, dv;
   if (pdd.spec) {
-    pv = observe_target(client_, ns, pdd.spec->prefill_target);
-    dv = observe_target(client_, ns, pdd.spec->decode_target);
+    // From the caches for Deployments; other kinds (StatefulSets, custom resources with /scale)
+    // are read from the API.
+    auto cached_p = observe_cached(ns, pdd.spec->prefill_target);
+    auto cached_d = observe_cached(ns, pdd.spec->decode_target);
+    pv = cached_p ? std::move(*cached_p) : observe_target(client_, ns, pdd.spec->prefill_target);
+    dv = cached_d ? std::move(*cached_d) : observe_target(client_, ns, pdd.spec->decode_target);
   }
   reconcile::Observation obs = reconcile::observe(pdd, pv, dv, std::chrono::system_clock::now());
   if (obs.spec) {
@@ -230,6 +360,7 @@ void Controller::reconcile(const std::string& key) {
     auto r = client_.set_scale({ns, ref.api_version, ref.kind, ref.name}, *ri->write);
     out->ok = static_cast<bool>(r);
     if (!r) out->error = r.error().message;
+    else remember_write(ns, ref, *r);
     log_->info("{}: scale {} {}/{} to {}: {}", key, reconcile::to_string(role), ref.kind, ref.name, *ri->write,
                r ? "ok" : r.error().message);
   }

@@ -7,9 +7,9 @@ namespace pdscaler::ctl {
 
 using nlohmann::json;
 
-Informer::Informer(kube::KubeClient& client, std::string collection, OnChange on_change, OnError on_error)
+Informer::Informer(kube::KubeClient& client, std::string collection, OnChange on_change, OnError on_error, Trim trim)
     : client_(client), collection_(std::move(collection)), on_change_(std::move(on_change)),
-      on_error_(std::move(on_error)) {}
+      on_error_(std::move(on_error)), trim_(std::move(trim)) {}
 
 namespace {
 // resourceVersion is opaque by contract, but etcd3's are increasing integers; only when both parse
@@ -54,7 +54,7 @@ void Informer::run() {
       std::map<std::string, json> fresh;
       for (auto& item : listed->items) {
         const std::string key = key_of(item);  // before the move: json's operator= takes by value
-        fresh[key] = std::move(item);
+        fresh[key] = trim_ ? trim_(item) : std::move(item);
       }
       for (const auto& [k, v] : items_)
         if (!fresh.count(k)) changes.emplace_back(k, std::nullopt);
@@ -69,6 +69,7 @@ void Informer::run() {
       auto w = client_.watch(collection_, rv, 60, [&](api::WatchEvent& ev) {
         if (!ev.resource_version.empty()) rv = ev.resource_version;
         if (ev.type == api::WatchEventType::Bookmark) return !stopped_;
+        if (trim_) ev.object = trim_(ev.object);
         const json& obj = ev.object;
         const bool deleted = ev.type == api::WatchEventType::Deleted;
         const std::string key = key_of(obj);
@@ -119,6 +120,14 @@ std::vector<json> Informer::objects() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<json> out;
   for (const auto& [k, v] : items_) out.push_back(v);
+  return out;
+}
+
+std::vector<json> Informer::select(const std::function<bool(const std::string&, const json&)>& keep) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<json> out;
+  for (const auto& [k, v] : items_)
+    if (keep(k, v)) out.push_back(v);
   return out;
 }
 

@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -49,7 +51,12 @@ class Controller {
   void reconcile(const std::string& key);
   void worker();
   void enqueue_all();
-  void on_workload_change(const nlohmann::json* workload);
+  void on_workload_change(const std::string& workload_key);
+  // Keeps owners_ current for one PDDeployment (null: deleted).
+  void index_targets(const std::string& key, const nlohmann::json* pdd);
+  // A Deployment target from the caches (nullopt: another kind, or the caches not synced yet).
+  std::optional<reconcile::TargetView> observe_cached(const std::string& ns, const api::ScaleTargetRef& ref) const;
+  void remember_write(const std::string& ns, const api::ScaleTargetRef& ref, const api::Scale& written);
   void guarded(const char* what, const std::function<void()>& body);
   // The live policy of one PDDeployment with spec.metrics, fed by the poller's measurements.
   struct Live {
@@ -79,6 +86,10 @@ class Controller {
   std::unique_ptr<MetricsPoller> poller_;
   std::unique_ptr<Informer> pdds_;
   std::unique_ptr<Informer> deployments_;
+  std::unique_ptr<Informer> pods_;
+  // Deployment "ns/name" -> the PDDeployments that scale it, so a Deployment event wakes only them.
+  std::mutex index_mu_;
+  std::map<std::string, std::set<std::string>> owners_;
   std::atomic<bool> leader_{false};
   std::atomic<bool> stopped_{false};
   std::vector<std::thread> threads_;

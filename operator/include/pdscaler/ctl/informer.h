@@ -20,8 +20,11 @@ class Informer {
  public:
   using OnChange = std::function<void(const std::string& key, const nlohmann::json* object)>;
   using OnError = std::function<void(const kube::ApiError&)>;
+  // Keeps only what the caller reads of each object (a pod's template and status are most of its
+  // size); applied before the object is stored or handed to on_change.
+  using Trim = std::function<nlohmann::json(const nlohmann::json&)>;
 
-  Informer(kube::KubeClient& client, std::string collection, OnChange on_change, OnError on_error);
+  Informer(kube::KubeClient& client, std::string collection, OnChange on_change, OnError on_error, Trim trim = {});
 
   // Runs until stop() (blocking; give it a thread).
   void run();
@@ -31,6 +34,8 @@ class Informer {
   std::optional<nlohmann::json> get(const std::string& key) const;
   std::vector<std::string> keys() const;
   std::vector<nlohmann::json> objects() const;
+  // The objects `keep` accepts (under the lock, without copying the rest).
+  std::vector<nlohmann::json> select(const std::function<bool(const std::string& key, const nlohmann::json&)>& keep) const;
   // Stores a fresher copy written by us (e.g. after a status patch) until the watch catches up.
   void update_local(const std::string& key, const nlohmann::json& object);
 
@@ -43,6 +48,7 @@ class Informer {
   std::string collection_;
   OnChange on_change_;
   OnError on_error_;
+  Trim trim_;
   mutable std::mutex mu_;
   std::map<std::string, nlohmann::json> items_;
   std::atomic<bool> synced_{false};
