@@ -63,11 +63,6 @@ TEST(Autoscaler, IdleWindowsDoNotEraseTheLengths) {
   EXPECT_EQ(r.prefill, 4);  // and no scale-down inside the window
 }
 
-}  // namespace
-}  // namespace pdscaler::planner
-
-namespace pdscaler::planner {
-namespace {
 
 TEST(Forecaster, ALongGapRestartsTheTrendInsteadOfProjectingItAcross) {
   Forecaster f;
@@ -84,11 +79,6 @@ TEST(Forecaster, ALevelShiftDoesNotInflateTheMarginBeyondTheCap) {
   EXPECT_LE(f.forecast(0, 1.28), f.forecast(0, 0) * (1 + Forecaster::kMaxMargin) + 1e-9);
 }
 
-}  // namespace
-}  // namespace pdscaler::planner
-
-namespace pdscaler::planner {
-namespace {
 
 TEST(Autoscaler, NoScaleDownRightAfterAMetricsGap) {
   AutoscalerConfig c = testing::autoscaler_config(5, 5, 0, {30, 0, 0.1});
@@ -248,11 +238,6 @@ TEST(Autoscaler, HistoryIsBoundedAndRestoreClampsTheCalibration) {
   EXPECT_NEAR(r.calibration.decode_tpot, 1.25, 1e-12);
 }
 
-}  // namespace
-}  // namespace pdscaler::planner
-
-namespace pdscaler::planner {
-namespace {
 
 TEST(Autoscaler, MeasuredPrefixHitsAndLengthSpreadReachThePlan) {
   Autoscaler plain(testing::paper_example(), testing::autoscaler_config(60, 15, 0));
@@ -397,11 +382,6 @@ TEST(Autoscaler, TheBurstEnvelopeKeepsCapacityForBurstsThatComeBack) {
   EXPECT_NE(rw.method.find("burst envelope"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace pdscaler::planner
-
-namespace pdscaler::planner {
-namespace {
 
 // The live policy plans decode with the measured output-length histogram where the engine exports
 // one: at the same load, a workload without short outputs gets no more decode than the lognormal
@@ -433,11 +413,6 @@ TEST(Autoscaler, PlansDecodeWithTheMeasuredOutputHistogram) {
   EXPECT_TRUE(b.input.workload.output_length_distribution.empty());
 }
 
-}  // namespace
-}  // namespace pdscaler::planner
-
-namespace pdscaler::planner {
-namespace {
 
 // Bursts of requests that are bursts of short answers: the request rate swings 20 <-> 40/s while
 // output tokens/s stay at 4,000. Decode is sized for the envelope of output tokens/s, not for the

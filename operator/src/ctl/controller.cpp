@@ -51,49 +51,44 @@ reconcile::TargetView observe_target(kube::KubeClient& client, const std::string
 
 // Only what the operator reads of an object, so that a cache of every pod stays small: the
 // metadata (names, labels, times, resourceVersion), and per kind the fields observe reads.
+// The members `keys` of o[member] (an empty object when it is not an object).
+json pick(const json& o, const char* member, std::initializer_list<const char*> keys) {
+  json out = json::object();
+  if (auto m = o.find(member); m != o.end() && m->is_object())
+    for (const char* k : keys)
+      if (auto it = m->find(k); it != m->end()) out[k] = *it;
+  return out;
+}
+
 json trim_metadata(const json& o) {
   json out = json::object();
   for (const char* k : {"apiVersion", "kind"})
     if (auto it = o.find(k); it != o.end() && it->is_string()) out[k] = *it;
-  json md = json::object();
-  if (auto m = o.find("metadata"); m != o.end() && m->is_object())
-    for (const char* k : {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
-                          "deletionTimestamp", "labels"})
-      if (auto it = m->find(k); it != m->end()) md[k] = *it;
-  out["metadata"] = std::move(md);
+  out["metadata"] = pick(o, "metadata", {"name", "namespace", "uid", "resourceVersion", "generation",
+                                         "creationTimestamp", "deletionTimestamp", "labels"});
   return out;
 }
 
 json trim_pod(const json& o) {
   json out = trim_metadata(o);
-  json spec = json::object(), status = json::object();
-  if (auto sp = o.find("spec"); sp != o.end() && sp->is_object())
-    if (auto n = sp->find("nodeName"); n != sp->end()) spec["nodeName"] = *n;
-  if (auto st = o.find("status"); st != o.end() && st->is_object())
-    if (auto cs = st->find("conditions"); cs != st->end() && cs->is_array()) {
-      json keep = json::array();
-      for (const auto& c : *cs)
-        if (c.is_object() && c.contains("type") && c["type"].is_string() &&
-            (c["type"] == "Ready" || c["type"] == "PodScheduled"))
-          keep.push_back(c);
-      status["conditions"] = std::move(keep);
-    }
-  out["spec"] = std::move(spec);
+  out["spec"] = pick(o, "spec", {"nodeName"});
+  json status = json::object();
+  const json conditions = pick(o, "status", {"conditions"}).value("conditions", json());
+  if (conditions.is_array()) {
+    json keep = json::array();
+    for (const auto& c : conditions)
+      if (c.is_object() && c.contains("type") && c["type"].is_string() && (c["type"] == "Ready" || c["type"] == "PodScheduled"))
+        keep.push_back(c);
+    status["conditions"] = std::move(keep);
+  }
   out["status"] = std::move(status);
   return out;
 }
 
 json trim_deployment(const json& o) {
   json out = trim_metadata(o);
-  json spec = json::object(), status = json::object();
-  if (auto sp = o.find("spec"); sp != o.end() && sp->is_object())
-    for (const char* k : {"replicas", "selector"})
-      if (auto it = sp->find(k); it != sp->end()) spec[k] = *it;
-  if (auto st = o.find("status"); st != o.end() && st->is_object())
-    for (const char* k : {"replicas", "readyReplicas"})
-      if (auto it = st->find(k); it != st->end()) status[k] = *it;
-  out["spec"] = std::move(spec);
-  out["status"] = std::move(status);
+  out["spec"] = pick(o, "spec", {"replicas", "selector"});
+  out["status"] = pick(o, "status", {"replicas", "readyReplicas"});
   return out;
 }
 
