@@ -49,8 +49,6 @@ reconcile::TargetView observe_target(kube::KubeClient& client, const std::string
   return v;
 }
 
-// Only what the operator reads of an object, so that a cache of every pod stays small: the
-// metadata (names, labels, times, resourceVersion), and per kind the fields observe reads.
 // The members `keys` of o[member] (an empty object when it is not an object).
 json pick(const json& o, const char* member, std::initializer_list<const char*> keys) {
   json out = json::object();
@@ -60,6 +58,8 @@ json pick(const json& o, const char* member, std::initializer_list<const char*> 
   return out;
 }
 
+// Only what the operator reads of an object, so that a cache of every pod stays small: the
+// metadata (names, labels, times, resourceVersion), and per kind the fields observe reads.
 json trim_metadata(const json& o) {
   json out = json::object();
   for (const char* k : {"apiVersion", "kind"})
@@ -108,15 +108,10 @@ std::vector<std::string> deployment_targets(const json& pdd) {
 }
 
 bool labels_match(const json& obj, const std::string& ns, const api::LabelSelector& sel) {
-  const auto md = obj.find("metadata");
-  if (md == obj.end() || !md->is_object()) return false;
-  const auto n = md->find("namespace");
-  if (n == md->end() || !n->is_string() || n->get_ref<const std::string&>() != ns) return false;
-  std::map<std::string, std::string> labels;
-  if (auto l = md->find("labels"); l != md->end() && l->is_object())
-    for (auto it = l->begin(); it != l->end(); ++it)
-      if (it->is_string()) labels[it.key()] = it->get<std::string>();
-  return sel.matches(labels);
+  std::vector<std::string> ignored;
+  api::TolerantReader r(ignored);
+  const api::ObjectMeta m = api::decode_object_meta(obj, r);
+  return m.namespace_ == ns && sel.matches(m.labels);
 }
 
 // The Secrets spec.metrics.prometheus names, read at each evaluation (so a rotation is picked up).
@@ -228,13 +223,13 @@ void Controller::enqueue_all() {
 }
 
 void Controller::index_targets(const std::string& key, const json* pdd) {
+  std::vector<std::string> now = pdd ? deployment_targets(*pdd) : std::vector<std::string>{};
   std::lock_guard<std::mutex> lock(index_mu_);
-  for (auto it = owners_.begin(); it != owners_.end();) {
-    it->second.erase(key);
-    it = it->second.empty() ? owners_.erase(it) : std::next(it);
-  }
-  if (pdd)
-    for (const auto& t : deployment_targets(*pdd)) owners_[t].insert(key);
+  for (const auto& t : targets_[key])
+    if (auto it = owners_.find(t); it != owners_.end() && it->second.erase(key) && it->second.empty()) owners_.erase(it);
+  for (const auto& t : now) owners_[t].insert(key);
+  if (now.empty()) targets_.erase(key);
+  else targets_[key] = std::move(now);
 }
 
 void Controller::on_workload_change(const std::string& workload_key) {

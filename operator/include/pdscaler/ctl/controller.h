@@ -90,6 +90,7 @@ class Controller {
   // Deployment "ns/name" -> the PDDeployments that scale it, so a Deployment event wakes only them.
   std::mutex index_mu_;
   std::map<std::string, std::set<std::string>> owners_;
+  std::map<std::string, std::vector<std::string>> targets_;  // the reverse: PDDeployment -> its Deployments
   std::atomic<bool> leader_{false};
   std::atomic<bool> stopped_{false};
   std::vector<std::thread> threads_;
