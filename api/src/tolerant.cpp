@@ -12,7 +12,7 @@ std::string show(const json& v) {
   if (v.is_object()) return "a map";
   if (v.is_array()) return "a list";
   if (v.is_discarded()) return "nothing";
-  return v.dump();
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string join_path(const std::string& path, std::string_view key) {

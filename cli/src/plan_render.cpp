@@ -111,7 +111,7 @@ nlohmann::json plan_to_json(const api::Manifest& d, const planner::Plan& p) {
   return j;
 }
 
-std::string render_json(const nlohmann::json& j) { return j.dump(2) + "\n"; }
+std::string render_json(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; }
 
 namespace {
 void emit(YAML::Emitter& out, const nlohmann::json& j) {

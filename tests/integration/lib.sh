@@ -10,11 +10,14 @@ KUBE_BIN=$("$ROOT/tests/cluster/build-kube.sh" | tail -1)
 export PATH="$KUBE_BIN:$PATH"
 WORK=$(mktemp -d /tmp/pdscaler-it.XXXXXX)
 PIDS=()
+ON_FAIL=()      # functions whose output helps explain a failure (pod logs)
+BEFORE_STOP=()  # functions run first at exit, while the control plane is still up (the real node's teardown)
 SCENARIO=$(basename "$0" .sh)
 
 log() { echo "[$SCENARIO $(date +%H:%M:%S)] $*"; }
 fail() {
   echo "[$SCENARIO] FAIL: $*" >&2
+  for h in "${ON_FAIL[@]}"; do "$h" >&2 || true; done
   for f in "$WORK"/operator*.log; do [ -f "$f" ] && { echo "--- last lines of $f" >&2; tail -25 "$f" >&2; }; done
   if [ -f "$WORK/admin.kubeconfig" ]; then
     echo "--- events" >&2
@@ -25,6 +28,7 @@ fail() {
 
 cleanup() {
   local rc=$?
+  for (( i=${#BEFORE_STOP[@]}-1; i>=0; i-- )); do "${BEFORE_STOP[$i]}" || true; done
   for (( i=${#PIDS[@]}-1; i>=0; i-- )); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -80,7 +84,7 @@ start_apiserver() {
     --cert-dir "$WORK/certs" --token-auth-file "$WORK/tokens.csv" --authorization-mode=RBAC \
     --service-account-key-file "$WORK/sa.key" --service-account-signing-key-file "$WORK/sa.key" \
     --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.0.0.0/24 \
-    --enable-priority-and-fairness=false
+    --enable-priority-and-fairness=false --kubelet-preferred-address-types=InternalIP,Hostname
   wait_for 60 "kube-apiserver ready" curl -skf -H "Authorization: Bearer $ADMIN_TOKEN" "https://127.0.0.1:$API_PORT/readyz"
 }
 
@@ -124,8 +128,10 @@ KC
   for i in $(seq 0 $((nodes - 1))); do add_gpu_node "$i" "$gpus"; done
   start fake-kubelet python3 "$ROOT/tests/cluster/fake_kubelet.py" --server "https://127.0.0.1:$API_PORT" \
     --token "$ADMIN_TOKEN" --startup-delay "$delay"
-  k apply -f "$ROOT/crds/pdscaler.io_pddeployments.yaml" >/dev/null
-  wait_for 30 "CRD established" k wait --for condition=established --timeout=1s crd/pddeployments.pdscaler.io
+  if [ "${CLUSTER_CRD:-1}" = 1 ]; then  # CLUSTER_CRD=0: the scenario installs it (helm install)
+    k apply -f "$ROOT/crds/pdscaler.io_pddeployments.yaml" >/dev/null
+    wait_for 30 "CRD established" k wait --for condition=established --timeout=1s crd/pddeployments.pdscaler.io
+  fi
   wait_for 30 "default service account" k get serviceaccount default
   log "cluster up: $nodes nodes x $gpus GPUs"
 }

@@ -35,6 +35,9 @@ TEST(Infeasible, TtftBudgetBelowOneServiceTime) {
   const Plan p = plan(in);
   EXPECT_FALSE(p.feasible);
   EXPECT_TRUE(mentions(p.reasons, "one prefill service time 217.102 ms")) << p.reasons[0];
+  // The reason names the fields a user would change.
+  EXPECT_TRUE(mentions(p.reasons, "(slo.ttft)")) << p.reasons[0];
+  EXPECT_TRUE(mentions(p.reasons, "from prefill.maxThroughput)")) << p.reasons[0];
 }
 
 TEST(Infeasible, NoBatchMeetsTpot) {
@@ -42,7 +45,7 @@ TEST(Infeasible, NoBatchMeetsTpot) {
   in.slo.tpot_s = 0.005;
   const Plan p = plan(in);
   EXPECT_FALSE(p.feasible);
-  EXPECT_TRUE(mentions(p.reasons, "smallest measured batch (1) is 9 ms, above slo.tpot 5 ms"))
+  EXPECT_TRUE(mentions(p.reasons, "smallest measured batch (1 in decode.tpotByBatchSize) is 9 ms, above slo.tpot 5 ms"))
       << p.reasons[0];
 }
 

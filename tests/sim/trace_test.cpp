@@ -75,6 +75,17 @@ TEST(Trace, PeakLoadFindsTheBusiestWindow) {
   EXPECT_NEAR(p.tokens_per_s, 1100, 20);
 }
 
+// Found by fuzz_traces (10-minute run): two requests of 1.49e9 output tokens each overflowed the
+// int sum of the window's tokens (undefined behaviour); the window adds in doubles.
+TEST(Trace, PeakLoadOfHugeTokenCountsDoesNotOverflow) {
+  Trace t;
+  t.requests.push_back({0.0, 1, 1494033003});
+  t.requests.push_back({0.5, 1, 1494033003});
+  t.duration_s = 1;
+  const Peak p = peak_load(*trace_load(t), 10);
+  EXPECT_NEAR(p.tokens_per_s, 2 * (1494033003.0 + 1) / 10, 1);
+}
+
 // Found by fuzz_traces: a token count beyond INT_MAX was converted to int (undefined); it is an
 // error naming the line and column like any other bad count.
 // Found by fuzz_traces: fields of an Azure timestamp out of range overflowed int arithmetic.

@@ -359,7 +359,7 @@ void Controller::reconcile(const std::string& key) {
   bool failed = false;
   if (rep.status != obs.status) {
     const json patch = api::merge_patch(api::encode_status(obs.status), api::encode_status(rep.status));
-    log_->trace("{}: status change {}", key, patch.dump());
+    log_->trace("{}: status change {}", key, patch.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     auto r = client_.patch_pddeployment_status(ns, name, patch);
     if (r) {
       log_->debug("{}: status written", key);

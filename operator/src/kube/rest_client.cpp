@@ -9,6 +9,10 @@
 namespace pdscaler::kube {
 namespace {
 
+// Request bodies carry messages made of text from elsewhere (Prometheus error bodies, names):
+// bytes that are not UTF-8 are replaced, never a throw from the serializer on the write path.
+std::string wire(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
 using nlohmann::json;
 
 constexpr const char* kPDDeployments = "/apis/pdscaler.io/v1alpha1/namespaces/";
@@ -104,7 +108,7 @@ class RestClient final : public KubeClient {
     auto path = object_path(t);
     if (!path) return tl::unexpected(path.error());
     const json patch = {{"spec", {{"replicas", replicas}}}};
-    auto r = call("patch", req("PATCH", *path + "/scale", patch.dump(), kMergePatch));
+    auto r = call("patch", req("PATCH", *path + "/scale", wire(patch), kMergePatch));
     if (!r) return tl::unexpected(r.error());
     return api::decode_scale(*r).value;
   }
@@ -126,7 +130,7 @@ class RestClient final : public KubeClient {
                                          const json& status) override {
     const json patch = {{"status", status}};
     return call("patch", req("PATCH", kPDDeployments + ns + "/pddeployments/" + name + "/status",
-                             patch.dump(), kMergePatch));
+                             wire(patch), kMergePatch));
   }
 
   Result<void> create_event(const std::string& ns, const Event& e) override {
@@ -149,7 +153,7 @@ class RestClient final : public KubeClient {
         {"eventTime", api::format_micro_time(now)},
         {"count", 1},
     };
-    auto r = call("create", req("POST", "/api/v1/namespaces/" + ns + "/events", body.dump()));
+    auto r = call("create", req("POST", "/api/v1/namespaces/" + ns + "/events", wire(body)));
     if (!r) return tl::unexpected(r.error());
     return {};
   }
@@ -164,13 +168,13 @@ class RestClient final : public KubeClient {
   }
 
   Result<api::Lease> create_lease(const api::Lease& l) override {
-    auto r = call("create", req("POST", lease_path(l.namespace_), api::encode_lease(l).dump()));
+    auto r = call("create", req("POST", lease_path(l.namespace_), wire(api::encode_lease(l))));
     if (!r) return tl::unexpected(r.error());
     return api::decode_lease(*r).value;
   }
 
   Result<api::Lease> update_lease(const api::Lease& l) override {
-    auto r = call("update", req("PUT", lease_path(l.namespace_) + "/" + l.name, api::encode_lease(l).dump()));
+    auto r = call("update", req("PUT", lease_path(l.namespace_) + "/" + l.name, wire(api::encode_lease(l))));
     if (!r) return tl::unexpected(r.error());
     return api::decode_lease(*r).value;
   }

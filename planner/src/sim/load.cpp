@@ -398,12 +398,12 @@ Peak peak_load(const Load& load, double window_s) {
   auto r = load.read();
   for (Request q; r->next(q);) {
     win.push_back(q);
-    tokens += q.input_tokens + q.output_tokens;
+    tokens += static_cast<double>(q.input_tokens) + q.output_tokens;  // ints would overflow
     inputs += q.input_tokens;
     outputs += q.output_tokens;
     while (win.front().arrival_s < q.arrival_s - window_s) {
       const Request& f = win.front();
-      tokens -= f.input_tokens + f.output_tokens;
+      tokens -= static_cast<double>(f.input_tokens) + f.output_tokens;
       inputs -= f.input_tokens;
       outputs -= f.output_tokens;
       win.pop_front();
