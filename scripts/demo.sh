@@ -10,6 +10,8 @@
 # calibration factors; then a summary. Ctrl-C stops everything; all processes are stopped on exit.
 #   ./scripts/demo.sh              # all of it
 #   ./scripts/demo.sh --plan-only  # just the two plans
+#   ./scripts/demo.sh --real-node  # the fleet as real pods on a real kubelet + containerd node
+#                                  # (root; builds the kubelet and images once: ~15 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -26,26 +28,48 @@ export PDSCALER_BUILD_DIR=$PWD/build
 # The integration tests' harness: real etcd, kube-apiserver, controller-manager, scheduler on free
 # loopback ports, fake 8-GPU nodes, the operator under the Helm chart's RBAC, Debian's Prometheus
 # scraping vLLM-shaped metrics of the fleet the cluster runs (tests/cluster/vllm_emulator.py).
-source tests/integration/lib.sh
+real=0
+[ "${1:-}" == "--real-node" ] && real=1
+if [ "$real" = 1 ]; then
+  # Real pods: one kubelet + containerd node (tests/real/lib_node.sh), an engine-emulator container
+  # per pod with a 10 s "model load" before its readiness probe passes, Prometheus scraping each
+  # pod, and a router sending the requests; GPUs are an advertised count, not devices.
+  source tests/real/lib_node.sh
+  cluster_up 0 8
+  real_node_up 96
+  import_images engine
+  engine_deployment dsv31-prefill prefill 3 8 10
+  engine_deployment dsv31-decode decode 4 8 10
+else
+  source tests/integration/lib.sh
+  cluster_up 16 8 10  # an emulated cold start: pods are Ready 10 s after binding
+  gpu_deployment dsv31-prefill 8 3  # a running fleet, about right for the trace's mean load
+  gpu_deployment dsv31-decode 8 4
+fi
 trace=${PDSCALER_TRACE:-$ROOT/../shared/data/traces/azure2023_conv.csv}
-cluster_up 16 8 10  # an emulated cold start: pods are Ready 10 s after binding
 operator_up a
-gpu_deployment dsv31-prefill 8 3  # a running fleet, about right for the trace's mean load
-gpu_deployment dsv31-decode 8 4
 fleet_ready() { [ "$(ready_of dsv31-prefill)" == 3 ] && [ "$(ready_of dsv31-decode)" == 4 ]; }
 wait_for 90 "the running 3P4D fleet ready" fleet_ready
 if [ -f "$trace" ]; then
   echo "load: the arrival-rate shape of $(basename "$trace") (Azure LLM inference trace 2023, CC-BY-4.0),"
   echo "      20x faster (one trace minute every 3 s), rescaled to a mean of 4 M tokens/min at 6144/512 tokens"
-  emulator_up --trace "$trace" --trace-speed 20 --mean-tokens-per-minute 4e6
-  duration=180
+  load=(--trace "$trace" --trace-speed 20 --mean-tokens-per-minute 4e6)
 else
   echo "load: steps 2 -> 5 -> 2 M tokens/min (no trace at $trace)"
-  emulator_up --schedule "0:2e6,60:5e6,120:2e6"
-  duration=180
+  load=(--schedule "0:2e6,60:5e6,120:2e6")
 fi
-prometheus_up
-apply_live_sample
+duration=180
+if [ "$real" = 1 ]; then
+  start router python3 tests/real/router.py --server "https://127.0.0.1:$API_PORT" --token "$ADMIN_TOKEN" \
+    --prefill dsv31-prefill --decode dsv31-decode --out "$WORK/router.json" "${load[@]}"
+  pods_prometheus_up
+  wait_for 90 "Prometheus scraping the 7 engine pods" pods_scraped 7
+  POOL_LABEL=pool apply_live_sample
+else
+  emulator_up "${load[@]}"
+  prometheus_up
+  apply_live_sample
+fi
 echo
 printf '%-9s %-13s %-6s %-8s %-8s %-21s %-21s %-17s %-17s %s\n' TIME MEASURED PLAN PREFILL DECODE "TTFT pred / observed" \
   "TPOT pred / observed" "<=TTFT pred/obs" "<=TPOT pred/obs" "CALIBRATION P/D"
@@ -81,5 +105,10 @@ rescales=$(k get events --field-selector reason=SuccessfulRescale -o name | wc -
 echo "summary: $rescales rescales in ${duration} s; $(k get events --field-selector reason=FailedGetMetrics -o name | wc -l | tr -d ' ') metrics failures"
 k get pdd deepseek-v31 -o json | jq -r '.status.metrics | "calibration: prefill throughput x\(.calibration.prefillThroughputFactor), decode TPOT x\(.calibration.decodeTpotFactor) from \(.calibration.windowsUsed) windows; look-ahead \(.startupSeconds) s (\(.startupSource))"'
 k get events --field-selector involvedObject.kind=PDDeployment --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message | tail -6
+if [ "$real" = 1 ]; then
+  stop_pid "$PID_router"
+  for _ in $(seq 100); do [ -s "$WORK/router.json" ] && break; sleep 1; done
+  echo "router (real pods): $(cat "$WORK/router.json" 2>/dev/null)"
+fi
 echo
 echo "== stopping Prometheus, the emulator, the operator and the control plane"

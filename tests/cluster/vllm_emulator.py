@@ -46,6 +46,16 @@ class Histogram:
         return out
 
 
+def tpot_at(pts, batch):
+    """TPOT at a batch size, linear between the profile's (batch, seconds) points, flat outside."""
+    if batch <= pts[0][0]:
+        return pts[0][1]
+    for (b0, t0), (b1, t1) in zip(pts, pts[1:]):
+        if batch <= b1:
+            return t0 + (t1 - t0) * (batch - b0) / (b1 - b0)
+    return pts[-1][1]
+
+
 class Fleet:
     def __init__(self, a):
         self.a = a
@@ -75,13 +85,7 @@ class Fleet:
         return tpm / 60 / (self.a.input_length + self.a.output_length)
 
     def tpot_at(self, batch):
-        pts = self.a.tpot_table
-        if batch <= pts[0][0]:
-            return pts[0][1]
-        for (b0, t0), (b1, t1) in zip(pts, pts[1:]):
-            if batch <= b1:
-                return t0 + (t1 - t0) * (batch - b0) / (b1 - b0)
-        return pts[-1][1]
+        return tpot_at(self.a.tpot_table, batch)
 
     def step(self, dt):
         a = self.a

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from vllm_emulator import TOKEN_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS, Histogram
+from vllm_emulator import TOKEN_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS, Histogram, tpot_at
 
 
 def say(msg):
@@ -56,13 +56,7 @@ class Engine:
         return len(self.queue) + self.busy + len(self.batch)
 
     def tpot_at(self, batch):
-        pts = self.a.tpot_table
-        if batch <= pts[0][0]:
-            return pts[0][1]
-        for (b0, t0), (b1, t1) in zip(pts, pts[1:]):
-            if batch <= b1:
-                return t0 + (t1 - t0) * (batch - b0) / (b1 - b0)
-        return pts[-1][1]
+        return tpot_at(self.a.tpot_table, batch)
 
     def submit(self, tokens):
         """Queues a request; returns its (done event, result dict), or None when not accepting."""

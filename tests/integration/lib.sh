@@ -233,8 +233,10 @@ YML
 
 # apply_live_sample: the DeepSeek sample with spec.metrics on the local Prometheus and short
 # windows (evaluation 5 s, rate window 20 s, start-up 5 s, scale-down window 30 s).
+# POOL_LABEL=pool: select the pools by a `pool` label (the real-node tier's pods) instead of `job`.
 apply_live_sample() {
-  sed "s/  scaling: {rounding: Ceil}/  scaling: {rounding: Ceil}\n  metrics: {prometheus: {url: \"http:\/\/127.0.0.1:$PROM_PORT\"}, prefillSelector: 'job=\"prefill\"', decodeSelector: 'job=\"decode\"', window: 20s, evaluationInterval: 5s, startupTime: 5s, scaleDownWindow: 30s}/" \
+  local l=${POOL_LABEL:-job}
+  sed "s/  scaling: {rounding: Ceil}/  scaling: {rounding: Ceil}\n  metrics: {prometheus: {url: \"http:\/\/127.0.0.1:$PROM_PORT\"}, prefillSelector: '$l=\"prefill\"', decodeSelector: '$l=\"decode\"', window: 20s, evaluationInterval: 5s, startupTime: 5s, scaleDownWindow: 30s}/" \
     "$ROOT/crds/examples/deepseek-v31-h200.yaml" | k apply -f - >/dev/null
 }
 

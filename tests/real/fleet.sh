@@ -16,74 +16,15 @@ LOW_TPM=2000000 HIGH_TPM=5000000
 cluster_up 0 8
 real_node_up 16
 import_images engine
-engine=${IMAGES[engine]}
 
-engine_deployment() {  # engine_deployment NAME ROLE REPLICAS
-  k apply -f - >/dev/null <<DEP
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: $1}
-spec:
-  replicas: $3
-  selector: {matchLabels: {app: $1}}
-  template:
-    metadata: {labels: {app: $1, pdscaler.io/pool: $2}}
-    spec:
-$(real_node_placement 6)
-      terminationGracePeriodSeconds: 60
-      containers:
-        - name: engine
-          image: $engine
-          imagePullPolicy: Never
-          args: [--role, $2, --startup-delay, "$STARTUP_S"]
-          ports: [{name: http, containerPort: 8000}]
-          readinessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 1, failureThreshold: 1}
-          lifecycle: {preStop: {httpGet: {path: /drain, port: http}}}
-          resources: {limits: {nvidia.com/gpu: "1"}}
-DEP
-}
 engine_deployment engine-prefill prefill 2
 engine_deployment engine-decode decode 2
 wait_for 120 "2 prefill pods Ready" yields 2 ready_of engine-prefill
 wait_for 120 "2 decode pods Ready" yields 2 ready_of engine-decode
 log "ok: the 2P2D fleet of real engine pods is Ready"
 
-# Prometheus discovering the pods: Debian's Prometheus 2.42 is built without kubernetes_sd, so
-# tests/real/pod_sd.py serves the same targets and __meta_kubernetes_pod_* labels (role pod) over
-# Prometheus' HTTP SD, read from the API server with a ServiceAccount that may only list pods;
-# the relabelling below is the one a cluster's kubernetes_sd config would use.
-k create serviceaccount prometheus >/dev/null
-k create clusterrole prometheus-sd --verb=get,list,watch --resource=pods >/dev/null
-k create clusterrolebinding prometheus-sd --clusterrole=prometheus-sd --serviceaccount=default:prometheus >/dev/null
-k create token prometheus --duration=2h >"$WORK/prometheus.token"
-SD_PORT=$(free_port)
-start pod-sd python3 "$ROOT/tests/real/pod_sd.py" --server "https://127.0.0.1:$API_PORT" \
-  --token-file "$WORK/prometheus.token" --port "$SD_PORT"
-PROM_PORT=$(free_port)
-discovery_state() {
-  echo "--- pod SD answer: $(curl -s -m 3 "http://127.0.0.1:$SD_PORT/sd" | head -c 600)"
-  echo "--- Prometheus targets: $(curl -s -m 3 "http://127.0.0.1:$PROM_PORT/api/v1/targets" | head -c 1200)"
-  echo "--- Prometheus log"; tail -5 "$WORK/prometheus.log"
-}
-ON_FAIL+=(discovery_state)
-cat >"$WORK/prometheus.yml" <<YML
-global: {scrape_interval: 1s, evaluation_interval: 1s}
-scrape_configs:
-  - job_name: engines
-    http_sd_configs: [{url: "http://127.0.0.1:$SD_PORT/sd", refresh_interval: 1s}]
-    relabel_configs:
-      - {source_labels: [__meta_kubernetes_pod_label_pdscaler_io_pool], regex: "prefill|decode", action: keep}
-      - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: http, action: keep}
-      - {source_labels: [__meta_kubernetes_pod_label_pdscaler_io_pool], target_label: pool}
-      - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
-YML
-start prometheus prometheus --config.file "$WORK/prometheus.yml" --storage.tsdb.path "$WORK/prometheus" \
-  --web.listen-address "127.0.0.1:$PROM_PORT"
-targets_up() {
-  curl -sfG "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode 'query=count(up{pool!=""}==1)' |
-    grep -q '"value":\[[0-9.]*,"4"\]'
-}
-wait_for 90 "Prometheus discovered and scrapes the 4 pods" targets_up
+pods_prometheus_up
+wait_for 90 "Prometheus discovered and scrapes the 4 pods" pods_scraped 4
 log "ok: Prometheus scrapes the 4 engine pods it discovered (role-pod labels, relabelled by pool)"
 
 operator_up a

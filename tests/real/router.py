@@ -11,13 +11,18 @@ is lost. On SIGTERM it writes a JSON summary to --out: sent, completed, lost, re
 were served by a pod (prefill or decode) that was terminating by the time it answered (drained). Loopback API access only; stopped by PID."""
 import argparse
 import json
+import os
 import random
 import signal
 import ssl
 import threading
 import time
 import urllib.error
+import sys
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
+from vllm_emulator import trace_steps  # noqa: E402  (the emulator's trace-shape reader)
 
 
 class Pods:
@@ -65,13 +70,21 @@ def main():
     ap.add_argument("--prefill", required=True, help="prefill Deployment (pods labelled app=NAME)")
     ap.add_argument("--decode", required=True, help="decode Deployment")
     ap.add_argument("--port", type=int, default=8000, help="the engines' port")
-    ap.add_argument("--schedule", required=True, help="SECONDS:TOKENS_PER_MINUTE,... from start")
+    ap.add_argument("--schedule", help="SECONDS:TOKENS_PER_MINUTE,... from start")
+    ap.add_argument("--trace", help="Azure-format trace whose arrival-rate shape to replay instead")
+    ap.add_argument("--trace-speed", type=float, default=10, help="trace seconds per emulated second")
+    ap.add_argument("--mean-tokens-per-minute", type=float, default=4e6, help="the trace's mean load, rescaled to this")
     ap.add_argument("--input-length", type=int, default=6144)
     ap.add_argument("--output-length", type=int, default=512)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    steps = sorted(tuple(float(x) for x in s.split(":")) for s in a.schedule.split(","))
+    if a.trace:
+        steps = trace_steps(a.trace, a.trace_speed, a.mean_tokens_per_minute)
+    elif a.schedule:
+        steps = sorted(tuple(float(x) for x in s.split(":")) for s in a.schedule.split(","))
+    else:
+        ap.error("give --schedule or --trace")
     pods = Pods(a)
     rng = random.Random(a.seed)
     random.seed(a.seed + 1)
