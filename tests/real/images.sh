@@ -102,8 +102,6 @@ build_engine() {
   archive engine "$img"
 }
 
-size_of() { bh inspect --type image --format '{{.Size}}' "$1" 2>/dev/null || echo "?"; }
-
 lines=()
 for what in ${*:-base pause operator}; do
   case "$what" in

@@ -24,8 +24,8 @@ API_VIP=10.0.0.1   # the `kubernetes` Service's cluster IP (first address of lib
 CTR_SOCK="$NODE/containerd.sock"
 ctr_() { ctr -a "$CTR_SOCK" -n k8s.io "$@"; }
 
-# IMAGES[name]=image reference, once import_images has run.
-declare -A IMAGES=()
+# IMAGES[name]=image reference and IMAGE_FILES[name]=its archive, once import_images has run.
+declare -A IMAGES=() IMAGE_FILES=()
 
 containerd_up() {
   # The pod bridge exists before the first pod (CNI's bridge plugin adopts it), so the service
@@ -87,7 +87,6 @@ import_images() {
     IMAGE_FILES[$name]=$file
   done < <("$ROOT/tests/real/images.sh" "$@")
 }
-declare -A IMAGE_FILES=()
 
 # The `kubernetes` Service's cluster IP, reached from pods as kube-proxy would: DNAT to the API
 # server's loopback port (route_localnet lets the bridge deliver to 127.0.0.1). Pods then use
@@ -152,10 +151,10 @@ real_node_placement() {
 # and the scheduler enforces the count).
 real_node_up() {
   local t0=$SECONDS
-  import_images pause
+  import_images pause  # before containerd: its config names the sandbox image
   BEFORE_STOP+=(real_node_down)
   containerd_up
-  import_images pause
+  ctr_ images import "${IMAGE_FILES[pause]}" >/dev/null
   service_nat_up
   kubelet_up "${1:-8}"
   log "real node $NODE_NAME Ready in $((SECONDS - t0)) s ($1 GPUs, pods on $POD_CIDR via $BRIDGE)"
