@@ -448,7 +448,34 @@ void read_workload(Section& spec, PDDeploymentSpec& out) {
       }
     }
   }
-  if (auto v = s.number("outputLength", true, greater_than(0))) w.output_length = *v;
+  // Output lengths as a histogram (a code assistant's answers: no output under a few tokens, a
+  // long tail), in place of the mean and the lognormal that outputLengthStdDev stands for.
+  const json* out_dist = s.child("outputLengthDistribution");
+  if (out_dist && s.child("outputLength"))
+    s.reader().fail(s.at("outputLength"), "give outputLength or outputLengthDistribution, not both");
+  if (out_dist && s.child("outputLengthStdDev"))
+    s.reader().fail(s.at("outputLengthStdDev"), "give outputLengthStdDev or outputLengthDistribution, not both");
+  if (!out_dist) {
+    if (auto v = s.number("outputLength", true, greater_than(0))) w.output_length = *v;
+  } else {
+    const std::string lp = s.at("outputLengthDistribution");
+    if (!out_dist->is_array() || out_dist->empty()) {
+      s.reader().fail(lp, "expected a non-empty list of {outputLength, weight}, got " + show(*out_dist));
+    } else {
+      double total = 0, sum = 0;
+      for (std::size_t i = 0; i < out_dist->size(); ++i) {
+        Section e(s.reader(), &(*out_dist)[i], index_path(lp, i), true);
+        auto len = e.number("outputLength", true, greater_than(0));
+        auto wt = e.number("weight", true, greater_than(0));
+        if (len && wt) {
+          w.output_length_distribution.push_back({*len, *wt});
+          total += *wt;
+          sum += *wt * *len;
+        }
+      }
+      if (total > 0) w.output_length = sum / total;  // the mean, for the rate conversion and the paper's model
+    }
+  }
   if (auto v = s.number("inputLengthStdDev", false, at_least(0))) w.input_length_stddev = *v;
   if (auto v = s.number("outputLengthStdDev", false, at_least(0))) w.output_length_stddev = *v;
   if (auto v = s.number("prefixCacheHitRate", false, from_to(0, 1, true))) w.prefix_cache_hit_rate = *v;

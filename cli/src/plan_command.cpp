@@ -63,7 +63,12 @@ std::optional<std::string> apply_overrides(const PlanOverrides& o, api::Manifest
     if (w.input_length_stddev && mean > 0) *w.input_length_stddev *= *o.input_length / mean;
     w.input_length = *o.input_length;
   }
-  if (o.output_length) w.output_length = *o.output_length;
+  if (o.output_length) {
+    // As for inputs: the histogram's shape kept, its mean moved.
+    if (!w.output_length_distribution.empty() && w.output_length > 0)
+      for (auto& b : w.output_length_distribution) b.length *= *o.output_length / w.output_length;
+    w.output_length = *o.output_length;
+  }
   if (o.ttft) {
     auto v = api::parse_duration(*o.ttft);
     if (!v || *v <= 0) return "--ttft: expected a positive duration like \"2s\", got \"" + *o.ttft + "\"";

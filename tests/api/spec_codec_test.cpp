@@ -2,9 +2,11 @@
 // one, the line; good manifests decode to the planner's units.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "pdscaler/api/spec_codec.h"
+#include "pdscaler/planner/plan.h"
 
 namespace pdscaler::api {
 namespace {
@@ -382,6 +384,41 @@ TEST(SpecCodec, ApiServerTreeDecodesWithoutPositions) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().front().line, 0);
   EXPECT_EQ(describe(bad.error()), "spec.slo.ttft: required field is missing");
+}
+
+TEST(SpecCodec, OutputLengthDistributionReplacesTheMeanAndItsSpread) {
+  const std::string text = replace(replace(kGood, "ttftPercentile: 90", "attainment: 99"), "outputLength: 512}",
+      "outputLengthDistribution: [{outputLength: 16, weight: 3}, {outputLength: 128, weight: 2}, {outputLength: 1024, weight: 1}]}");
+  auto d = decode_manifest(text);
+  ASSERT_TRUE(d) << describe(d.error());
+  const auto& w = d->plan.workload;
+  ASSERT_EQ(w.output_length_distribution.size(), 3u);
+  EXPECT_DOUBLE_EQ(w.output_length_distribution[2].length, 1024);
+  EXPECT_DOUBLE_EQ(w.output_length, (3 * 16 + 2 * 128 + 1024) / 6.0) << "the weighted mean";
+  EXPECT_FALSE(w.output_length_stddev);
+  // The fleet is planned from the buckets: the same mean and spread as a lognormal (which puts
+  // many requests at one to three tokens, whose wait to join the batch is most of their TPOT)
+  // needs at least as many decode instances as the histogram with its floor at 16 tokens.
+  const double mean = w.output_length;
+  double var = 0;
+  for (const auto& b : w.output_length_distribution) var += b.weight / 6.0 * (b.length - mean) * (b.length - mean);
+  auto lognormal = decode_manifest(replace(replace(kGood, "ttftPercentile: 90", "attainment: 99"), "outputLength: 512}",
+      "outputLength: " + std::to_string(mean) + ", outputLengthStdDev: " + std::to_string(std::sqrt(var)) + "}"));
+  ASSERT_TRUE(lognormal) << describe(lognormal.error());
+  const planner::Plan hist = planner::plan(d->plan), logn = planner::plan(lognormal->plan);
+  ASSERT_TRUE(hist.feasible && logn.feasible);
+  EXPECT_LE(hist.decode.replicas, logn.decode.replicas);
+  EXPECT_NEAR(hist.d.output_length, mean, 1e-9);
+
+  for (const auto& [bad, path] : std::vector<std::pair<std::string, std::string>>{
+           {"outputLength: 512, outputLengthDistribution: [{outputLength: 16, weight: 1}]}", "spec.workload.outputLength"},
+           {"outputLengthStdDev: 9, outputLengthDistribution: [{outputLength: 16, weight: 1}]}", "spec.workload.outputLengthStdDev"},
+           {"outputLengthDistribution: []}", "spec.workload.outputLengthDistribution"},
+           {"outputLengthDistribution: [{outputLength: 0, weight: 1}]}", "spec.workload.outputLengthDistribution[0].outputLength"},
+           {"outputLengthDistribution: [{outputLength: 16}]}", "spec.workload.outputLengthDistribution[0].weight"}}) {
+    const FieldError e = first_error(replace(kGood, "outputLength: 512}", bad));
+    EXPECT_EQ(e.path, path) << bad << ": " << e.message;
+  }
 }
 
 TEST(SpecCodec, UnknownFieldPointsAtItsKey) {

@@ -2,7 +2,8 @@
 // An in-memory API server for controller tests: collections of JSON objects with increasing
 // resourceVersions, list and watch (events in order, from a resourceVersion on), /scale of
 // Deployments, status merge patches, events; and a count of every call by verb, so a test can say
-// how many reads a reconcile made. Only what the controller calls; leases are not served.
+// how many reads a reconcile made; StatefulSets (served through /scale only, as a kind the
+// controller does not watch); Leases with resourceVersion conflicts; and failures on demand.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,13 @@ class FakeKube final : public kube::KubeClient {
   static constexpr const char* kPdds = "/apis/pdscaler.io/v1alpha1/pddeployments";
   static constexpr const char* kDeployments = "/apis/apps/v1/deployments";
   static constexpr const char* kPods = "/api/v1/pods";
+  static constexpr const char* kStatefulSets = "/apis/apps/v1/statefulsets";
+
+  // While set, every call of `verb` ("list", "get_lease", ...) fails with a 503.
+  void fail(const std::string& verb, bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failing_[verb] = on;
+  }
 
   // Creates or replaces an object (its metadata.namespace/name say where), bumping resourceVersion
   // and, for a spec change of a PDDeployment, the generation.
@@ -56,6 +64,7 @@ class FakeKube final : public kube::KubeClient {
   kube::Result<kube::ListResult> list(const std::string& collection) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_["list"];
+    if (failing_["list"]) return tl::unexpected(unavailable());
     kube::ListResult out;
     for (const auto& [k, v] : store_[collection]) out.items.push_back(v);
     out.resource_version = std::to_string(rv_);
@@ -108,19 +117,19 @@ class FakeKube final : public kube::KubeClient {
   kube::Result<api::Scale> set_scale(const kube::TargetRef& t, int replicas) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_["set_scale"];
-    auto& c = store_[kDeployments];
+    auto& c = store_[collection_of(t.kind)];
     auto it = c.find(t.namespace_ + "/" + t.name);
-    if (t.kind != "Deployment" || it == c.end()) return tl::unexpected(not_found(t.name));
+    if (it == c.end()) return tl::unexpected(not_found(t.name));
     nlohmann::json obj = it->second;
     obj["spec"]["replicas"] = replicas;
-    put_locked(kDeployments, obj);
+    put_locked(collection_of(t.kind), obj);
     return scale_of(t);
   }
 
   kube::Result<nlohmann::json> get_object(const kube::TargetRef& t) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_["get_object"];
-    auto& c = store_[t.kind == "Deployment" ? kDeployments : t.kind == "Secret" ? "/api/v1/secrets" : "?"];
+    auto& c = store_[t.kind == "Secret" ? "/api/v1/secrets" : collection_of(t.kind)];
     auto it = c.find(t.namespace_ + "/" + t.name);
     if (it == c.end()) return tl::unexpected(not_found(t.name));
     return it->second;
@@ -128,6 +137,7 @@ class FakeKube final : public kube::KubeClient {
 
   kube::Result<std::string> collection_path(const std::string&, const std::string& kind, const std::string&) override {
     if (kind == "Deployment") return std::string(kDeployments);
+    if (kind == "StatefulSet") return std::string(kStatefulSets);
     return tl::unexpected(kube::ApiError{kube::ErrorCode::NotFound, 404, "kind " + kind + " is not served"});
   }
 
@@ -151,14 +161,40 @@ class FakeKube final : public kube::KubeClient {
     return {};
   }
 
-  kube::Result<std::optional<api::Lease>> get_lease(const std::string&, const std::string&) override {
-    return tl::unexpected(kube::ApiError{kube::ErrorCode::Other, 501, "not served by the fake"});
+  kube::Result<std::optional<api::Lease>> get_lease(const std::string& ns, const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_["get_lease"];
+    if (failing_["get_lease"]) return tl::unexpected(unavailable());
+    auto it = leases_.find(ns + "/" + name);
+    if (it == leases_.end()) return std::optional<api::Lease>{};
+    return std::optional<api::Lease>{it->second};
   }
-  kube::Result<api::Lease> create_lease(const api::Lease&) override {
-    return tl::unexpected(kube::ApiError{kube::ErrorCode::Other, 501, "not served by the fake"});
+  kube::Result<api::Lease> create_lease(const api::Lease& l) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_["create_lease"];
+    if (failing_["create_lease"]) return tl::unexpected(unavailable());
+    auto [it, fresh] = leases_.try_emplace(l.namespace_ + "/" + l.name, l);
+    if (!fresh) return tl::unexpected(kube::ApiError{kube::ErrorCode::Conflict, 409, "leases \"" + l.name + "\" already exists"});
+    it->second.resource_version = std::to_string(++rv_);
+    return it->second;
   }
-  kube::Result<api::Lease> update_lease(const api::Lease&) override {
-    return tl::unexpected(kube::ApiError{kube::ErrorCode::Other, 501, "not served by the fake"});
+  kube::Result<api::Lease> update_lease(const api::Lease& l) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_["update_lease"];
+    if (failing_["update_lease"]) return tl::unexpected(unavailable());
+    auto it = leases_.find(l.namespace_ + "/" + l.name);
+    if (it == leases_.end()) return tl::unexpected(not_found(l.name));
+    if (it->second.resource_version != l.resource_version)
+      return tl::unexpected(kube::ApiError{kube::ErrorCode::Conflict, 409, "the object has been modified"});
+    it->second = l;
+    it->second.resource_version = std::to_string(++rv_);
+    return it->second;
+  }
+  std::optional<api::Lease> lease(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = leases_.find(key);
+    if (it == leases_.end()) return std::nullopt;
+    return it->second;
   }
 
  private:
@@ -170,14 +206,18 @@ class FakeKube final : public kube::KubeClient {
     nlohmann::json object;
   };
 
+  static const char* collection_of(const std::string& kind) {
+    return kind == "Deployment" ? kDeployments : kind == "StatefulSet" ? kStatefulSets : "?";
+  }
+  static kube::ApiError unavailable() { return kube::ApiError{kube::ErrorCode::Unavailable, 503, "the fake is failing"}; }
   static kube::ApiError not_found(const std::string& name) {
     return kube::ApiError{kube::ErrorCode::NotFound, 404, "\"" + name + "\" not found"};
   }
 
   kube::Result<api::Scale> scale_of(const kube::TargetRef& t) {
-    auto& c = store_[kDeployments];
+    auto& c = store_[collection_of(t.kind)];
     auto it = c.find(t.namespace_ + "/" + t.name);
-    if (t.kind != "Deployment" || it == c.end()) return tl::unexpected(not_found(t.name));
+    if (it == c.end()) return tl::unexpected(not_found(t.name));
     const nlohmann::json& o = it->second;
     api::Scale s;
     s.resource_version = o["metadata"]["resourceVersion"].get<std::string>();
@@ -216,6 +256,8 @@ class FakeKube final : public kube::KubeClient {
   std::map<std::string, int> calls_;
   std::map<std::string, std::chrono::milliseconds> delay_;
   std::vector<std::string> events_;
+  std::map<std::string, bool> failing_;
+  std::map<std::string, api::Lease> leases_;
 };
 
 }  // namespace pdscaler::testing

@@ -25,7 +25,9 @@ rejects "negative load" 's/tokensPerMinute: 5000000/tokensPerMinute: -1/' 'spec.
 rejects "two rates" 's/tokensPerMinute: 5000000,/tokensPerMinute: 5000000, requestsPerSecond: 3,/' 'spec.workload'
 rejects "no rate" 's/tokensPerMinute: 5000000, //' 'spec.workload'
 rejects "zero input length" 's/inputLength: 6144/inputLength: 0/' 'spec.workload.inputLength'
-rejects "missing outputLength" 's/, outputLength: 512//' 'spec.workload.outputLength'
+rejects "missing outputLength" 's/, outputLength: 512//' 'spec.workload'
+rejects "outputLength and its histogram" 's/outputLength: 512/outputLength: 512, outputLengthDistribution: [{outputLength: 9, weight: 1}]/' 'spec.workload'
+rejects "zero weight in the output histogram" 's/outputLength: 512/outputLengthDistribution: [{outputLength: 9, weight: 0}]/' 'spec.workload.outputLengthDistribution'
 rejects "zero GPUs per replica" '0,/gpusPerReplica: 8/s//gpusPerReplica: 0/' 'spec.prefill.gpusPerReplica'
 rejects "string throughput" 's/maxThroughput: 28300/maxThroughput: fast/' 'spec.prefill.maxThroughput'
 rejects "negative minReplicas" '0,/minReplicas: 1/s//minReplicas: -1/' 'spec.prefill.minReplicas'
@@ -33,6 +35,10 @@ rejects "fractional batch size" 's/batchSize: 16,/batchSize: 16.5,/' 'spec.decod
 rejects "missing scaleTargetRef name" 's/kind: Deployment, name: dsv31-decode/kind: Deployment/' 'spec.decode.scaleTargetRef.name'
 rejects "unknown rounding" 's/rounding: Ceil/rounding: Up/' 'spec.scaling.rounding'
 rejects "missing slo" '/  slo:/d' 'spec.slo'
+for f in "$ROOT"/crds/examples/*.yaml; do
+  k apply --dry-run=server -f "$f" >/dev/null || fail "the sample $(basename "$f") is rejected by the schema"
+done
+log "ok: every sample in crds/examples passes the schema"
 
 log "an infeasible spec is accepted and reported"
 sed 's/tpot: 20ms, ttft/tpot: 5ms, ttft/' "$sample" | k apply -f - >/dev/null

@@ -92,6 +92,18 @@ json trim_deployment(const json& o) {
   return out;
 }
 
+// A PDDeployment as reconcile reads it: all but the bookkeeping of other clients (managedFields,
+// and annotations such as kubectl's last-applied copy of the whole object), which would be most of
+// what a cache of a thousand of them holds.
+json trim_pddeployment(const json& o) {
+  json out = o;
+  if (auto m = out.find("metadata"); m != out.end() && m->is_object()) {
+    m->erase("managedFields");
+    m->erase("annotations");
+  }
+  return out;
+}
+
 // The Deployments a PDDeployment scales ("ns/name"), read leniently from its object.
 std::vector<std::string> deployment_targets(const json& pdd) {
   std::vector<std::string> ignored, out;
@@ -137,7 +149,8 @@ tl::expected<PrometheusAuth, std::string> prometheus_auth(kube::KubeClient& clie
 
 Controller::Controller(kube::KubeClient& client, SelfMetrics& metrics, ControllerOptions opts,
                        std::shared_ptr<spdlog::logger> log, MetricsSource* source)
-    : client_(client), metrics_(metrics), opts_(std::move(opts)), log_(std::move(log)), source_(source) {
+    : client_(client), metrics_(metrics), opts_(std::move(opts)), log_(std::move(log)), source_(source),
+      queue_(*opts_.clock) {
   auto on_error = [this](const kube::ApiError& e) {
     log_->warn("watch failed ({} {}): {}; retrying", kube::to_string(e.code), e.http_status, e.message);
   };
@@ -147,19 +160,19 @@ Controller::Controller(kube::KubeClient& client, SelfMetrics& metrics, Controlle
         index_targets(key, obj);
         queue_.add(key);
       },
-      on_error);
+      on_error, trim_pddeployment, *opts_.clock, Informer::Storage::Packed);
   deployments_ = std::make_unique<Informer>(
       client_, collection("/apis/apps/v1", opts_.namespace_, "deployments"),
-      [this](const std::string& key, const json*) { on_workload_change(key); }, on_error, trim_deployment);
+      [this](const std::string& key, const json*) { on_workload_change(key); }, on_error, trim_deployment, *opts_.clock);
   // Pods are read from this cache at reconcile (start-up times, Pending for GPUs); their changes
   // show as the Deployment's status changes, which wake the owner.
   pods_ = std::make_unique<Informer>(
       client_, collection("/api/v1", opts_.namespace_, "pods"), [](const std::string&, const json*) {}, on_error,
-      trim_pod);
+      trim_pod, *opts_.clock);
   if (source_)
     poller_ = std::make_unique<MetricsPoller>(
         opts_.evaluators, [this](const std::string& key, const MetricsPoller::Job& job) { return measure(key, job); },
-        [this](const std::string& key) { queue_.add(key); });
+        [this](const std::string& key) { queue_.add(key); }, *opts_.clock);
 }
 
 Controller::~Controller() { stop(); }
@@ -172,7 +185,7 @@ void Controller::guarded(const char* what, const std::function<void()>& body) {
       return;
     } catch (const std::exception& e) {
       log_->error("{} failed: {}; restarting it", what, e.what());
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+      opts_.clock->sleep_for(std::chrono::seconds(1), stopped_);
     }
   }
 }
@@ -187,14 +200,7 @@ void Controller::start() {
   threads_.emplace_back([this] {
     // Level-triggered safety net: look at everything again now and then (targets of kinds we do
     // not watch, missed events).
-    auto next = std::chrono::steady_clock::now() + opts_.resync;
-    while (!stopped_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (std::chrono::steady_clock::now() >= next) {
-        enqueue_all();
-        next = std::chrono::steady_clock::now() + opts_.resync;
-      }
-    }
+    while (opts_.clock->sleep_for(opts_.resync, stopped_)) enqueue_all();
   });
 }
 
@@ -262,7 +268,7 @@ std::optional<reconcile::TargetView> Controller::observe_cached(const std::strin
   }
   const api::LabelSelector sel = *w.selector;
   v.pods_known = true;
-  for (const auto& p : pods_->select([&](const std::string&, const json& o) { return labels_match(o, ns, sel); }))
+  for (const auto& p : pods_->select_in(ns, [&](const std::string&, const json& o) { return labels_match(o, ns, sel); }))
     v.pods.push_back(api::decode_pod(p).value);
   return v;
 }
@@ -327,7 +333,7 @@ void Controller::reconcile(const std::string& key) {
     pv = cached_p ? std::move(*cached_p) : observe_target(client_, ns, pdd.spec->prefill_target);
     dv = cached_d ? std::move(*cached_d) : observe_target(client_, ns, pdd.spec->decode_target);
   }
-  reconcile::Observation obs = reconcile::observe(pdd, pv, dv, std::chrono::system_clock::now());
+  reconcile::Observation obs = reconcile::observe(pdd, pv, dv, opts_.clock->wall());
   if (obs.spec) {
     for (const auto* t : {&obs.prefill, &obs.decode})
       if (t->read && !t->pods.read) log_->debug("{}: {}", key, t->pods.error);
@@ -416,7 +422,7 @@ void Controller::forget_state(const std::string& key) {
 
 MetricsPoller::Result Controller::measure(const std::string& key, const MetricsPoller::Job& job) {
   MetricsPoller::Result r;
-  r.at = std::chrono::system_clock::now();
+  r.at = opts_.clock->wall();
   auto auth = prometheus_auth(client_, job.namespace_, job.metrics);
   if (!auth) {
     r.load = tl::unexpected(auth.error());
@@ -430,7 +436,7 @@ MetricsPoller::Result Controller::measure(const std::string& key, const MetricsP
     r.history = source_->rate_history(job.metrics, *auth, now_s - 2 * 86400, now_s, 60);
   }
   r.load = source_->observe(job.metrics, *auth);
-  log_->trace("{}: measured in {:.3f}s", key, std::chrono::duration<double>(std::chrono::system_clock::now() - r.at).count());
+  log_->trace("{}: measured in {:.3f}s", key, std::chrono::duration<double>(opts_.clock->wall() - r.at).count());
   return r;
 }
 

@@ -1,19 +1,18 @@
 #include "pdscaler/ctl/leader.h"
 
-#include <thread>
-
 namespace pdscaler::ctl {
 
-LeaderElector::LeaderElector(kube::KubeClient& client, LeaderConfig cfg, std::function<void(bool)> on_change)
-    : client_(client), cfg_(std::move(cfg)), on_change_(std::move(on_change)) {}
+LeaderElector::LeaderElector(kube::KubeClient& client, LeaderConfig cfg, std::function<void(bool)> on_change,
+                             TimeSource& clock)
+    : client_(client), cfg_(std::move(cfg)), on_change_(std::move(on_change)), clock_(clock) {}
 
 void LeaderElector::set_leader(bool v) {
   if (leader_.exchange(v) != v && on_change_) on_change_(v);
 }
 
 bool LeaderElector::try_acquire_or_renew() {
-  const auto now_wall = std::chrono::system_clock::now();
-  const auto now = std::chrono::steady_clock::now();
+  const auto now_wall = clock_.wall();
+  const auto now = clock_.now();
   const std::string stamp = api::format_micro_time(now_wall);
   auto got = client_.get_lease(cfg_.namespace_, cfg_.name);
   if (!got) return false;
@@ -51,16 +50,14 @@ bool LeaderElector::try_acquire_or_renew() {
 void LeaderElector::run() {
   while (!stopped_) {
     const bool ok = try_acquire_or_renew();
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.now();
     if (ok) {
       last_renew_ = now;
       set_leader(true);
     } else if (leader_ && now - last_renew_ > cfg_.renew_deadline) {
       set_leader(false);  // could not renew in time: someone else may take over
     }
-    const auto until = std::chrono::steady_clock::now() + cfg_.retry_period;
-    while (!stopped_ && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    clock_.sleep_until(clock_.now() + cfg_.retry_period, stopped_);
   }
 }
 
@@ -73,7 +70,7 @@ void LeaderElector::release() {
   // As client-go's ReleaseOnCancel: empty holder, a one-second lease, so a peer takes over at once.
   l.holder = "";
   l.lease_duration_s = 1;
-  l.renew_time = api::format_micro_time(std::chrono::system_clock::now());
+  l.renew_time = api::format_micro_time(clock_.wall());
   client_.update_lease(l);
 }
 

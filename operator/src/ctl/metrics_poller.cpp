@@ -4,8 +4,9 @@
 
 namespace pdscaler::ctl {
 
-MetricsPoller::MetricsPoller(int threads, Measure measure, std::function<void(const std::string&)> on_result)
-    : threads_(std::max(1, threads)), measure_(std::move(measure)), on_result_(std::move(on_result)) {}
+MetricsPoller::MetricsPoller(int threads, Measure measure, std::function<void(const std::string&)> on_result,
+                             TimeSource& clock)
+    : threads_(std::max(1, threads)), measure_(std::move(measure)), on_result_(std::move(on_result)), clock_(clock) {}
 
 MetricsPoller::~MetricsPoller() { stop(); }
 
@@ -36,7 +37,7 @@ void MetricsPoller::want(const std::string& key, Job job, std::chrono::milliseco
   e.interval = std::max(interval, std::chrono::milliseconds(100));
   if (fresh || e.generation != generation) {
     e.generation = generation;
-    e.due = Clock::now();
+    e.due = clock_.now();
     e.latest.reset();  // measured for a spec that is gone
     cv_.notify_all();
   }
@@ -74,7 +75,7 @@ void MetricsPoller::loop() {
     auto next = entries_.end();
     for (auto it = entries_.begin(); it != entries_.end(); ++it)
       if (!it->second.running && (next == entries_.end() || it->second.due < next->second.due)) next = it;
-    const auto now = Clock::now();
+    const auto now = clock_.now();
     if (next == entries_.end()) {
       cv_.wait(lock);
       continue;
@@ -82,7 +83,7 @@ void MetricsPoller::loop() {
     if (next->second.due > now) {
       // A copy of the deadline: the entry may go while the lock is released.
       const Clock::time_point deadline = next->second.due;
-      cv_.wait_until(lock, deadline);
+      clock_.wait_until(cv_, lock, deadline);
       continue;
     }
     const std::string key = next->first;
@@ -91,10 +92,10 @@ void MetricsPoller::loop() {
     next->second.running = true;
     ++running_;
     lock.unlock();
-    const auto started = Clock::now();
+    const auto started = clock_.now();
     Result r = measure_(key, job);
     r.generation = generation;
-    r.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    r.seconds = std::chrono::duration<double>(clock_.now() - started).count();
     lock.lock();
     --running_;
     auto it = entries_.find(key);
@@ -104,7 +105,7 @@ void MetricsPoller::loop() {
     if (e.generation != generation) continue;  // a new spec came: its poll is due already
     // The next poll an interval after this one began (a slow answer does not push it back
     // further), and not before this one ended.
-    e.due = std::max(started + e.interval, Clock::now());
+    e.due = std::max(started + e.interval, clock_.now());
     e.latest = std::move(r);
     lock.unlock();
     on_result_(key);

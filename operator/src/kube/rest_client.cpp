@@ -17,6 +17,7 @@ using nlohmann::json;
 
 constexpr const char* kPDDeployments = "/apis/pdscaler.io/v1alpha1/namespaces/";
 constexpr const char* kMergePatch = "application/merge-patch+json";
+constexpr int kListPage = 500;  // objects per list page (client-go's default)
 
 ErrorCode code_for(int status) {
   if (status == 404) return ErrorCode::NotFound;
@@ -52,13 +53,26 @@ class RestClient final : public KubeClient {
         observer_(std::move(observer)) {}
 
   Result<ListResult> list(const std::string& collection) override {
-    auto r = call("list", req("GET", collection));
-    if (!r) return tl::unexpected(r.error());
-    if (!r->is_object() || !r->contains("items") || !(*r)["items"].is_array())
-      return tl::unexpected(ApiError{ErrorCode::Other, 200, "list answer without items"});
+    // In pages, as client-go's pager does: the server holds one snapshot across the pages (the
+    // continue token carries its resourceVersion), and we never hold the text and tree of a list
+    // of thousands at once. An expired token is a 410: the caller lists again.
+    const std::string sep = collection.find('?') == std::string::npos ? "?" : "&";
     ListResult out;
-    out.resource_version = api::decode_list_meta(*r).resource_version;
-    for (auto& item : (*r)["items"]) out.items.push_back(std::move(item));
+    std::string token;
+    do {
+      std::string path = collection + sep + "limit=" + std::to_string(kListPage);
+      if (!token.empty()) path += "&continue=" + http::query_escape(token);
+      auto r = call("list", req("GET", path));
+      if (!r) return tl::unexpected(r.error());
+      if (!r->is_object() || !r->contains("items") || !(*r)["items"].is_array())
+        return tl::unexpected(ApiError{ErrorCode::Other, 200, "list answer without items"});
+      const api::ListMeta meta = api::decode_list_meta(*r);
+      if (out.resource_version.empty()) out.resource_version = meta.resource_version;
+      for (auto& item : (*r)["items"]) out.items.push_back(std::move(item));
+      if (!meta.continue_token.empty() && meta.continue_token == token)
+        return tl::unexpected(ApiError{ErrorCode::Other, 200, "list answer repeats its continue token"});
+      token = meta.continue_token;
+    } while (!token.empty());
     return out;
   }
 

@@ -17,6 +17,7 @@
 #include <spdlog/logger.h>
 
 #include "pdscaler/api/pddeployment.h"
+#include "pdscaler/ctl/clock.h"
 #include "pdscaler/ctl/informer.h"
 #include "pdscaler/ctl/metrics_poller.h"
 #include "pdscaler/ctl/metrics_source.h"
@@ -32,6 +33,7 @@ struct ControllerOptions {
   std::chrono::seconds resync{30};
   int workers = 4;      // reconciles at once (never two of one PDDeployment)
   int evaluators = 4;   // Prometheus evaluations at once, off the reconcile path
+  TimeSource* clock = &TimeSource::real();  // resync, backoffs, polls, status times (tests: a fake)
 };
 
 class Controller {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "pdscaler/ctl/clock.h"
 #include "pdscaler/kube/client.h"
 
 namespace pdscaler::ctl {
@@ -25,7 +26,8 @@ struct LeaderConfig {
 
 class LeaderElector {
  public:
-  LeaderElector(kube::KubeClient& client, LeaderConfig cfg, std::function<void(bool)> on_change);
+  LeaderElector(kube::KubeClient& client, LeaderConfig cfg, std::function<void(bool)> on_change,
+                TimeSource& clock = TimeSource::real());
   void run();  // blocking until stop()
   void stop() { stopped_ = true; }
   void release();  // give the lease up if held (call after run() returned)
@@ -38,6 +40,7 @@ class LeaderElector {
   kube::KubeClient& client_;
   LeaderConfig cfg_;
   std::function<void(bool)> on_change_;
+  TimeSource& clock_;
   std::atomic<bool> leader_{false};
   std::atomic<bool> stopped_{false};
   // What we last saw of someone else's record, and when (local clock).

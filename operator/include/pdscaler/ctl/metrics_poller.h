@@ -23,13 +23,14 @@
 #include <tl/expected.hpp>
 
 #include "pdscaler/api/pddeployment.h"
+#include "pdscaler/ctl/clock.h"
 #include "pdscaler/reconcile/observation.h"
 
 namespace pdscaler::ctl {
 
 class MetricsPoller {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = TimeSource::Steady;
   struct Job {
     std::string namespace_;
     api::MetricsSpec metrics;
@@ -46,7 +47,8 @@ class MetricsPoller {
   // Runs one measurement (on a poller thread; may block for the source's timeouts).
   using Measure = std::function<Result(const std::string& key, const Job& job)>;
 
-  MetricsPoller(int threads, Measure measure, std::function<void(const std::string& key)> on_result);
+  MetricsPoller(int threads, Measure measure, std::function<void(const std::string& key)> on_result,
+                TimeSource& clock = TimeSource::real());
   ~MetricsPoller();
   MetricsPoller(const MetricsPoller&) = delete;
   MetricsPoller& operator=(const MetricsPoller&) = delete;
@@ -78,6 +80,7 @@ class MetricsPoller {
   const int threads_;
   Measure measure_;
   std::function<void(const std::string&)> on_result_;
+  TimeSource& clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Entry> entries_;

@@ -11,14 +11,18 @@
 #include <set>
 #include <string>
 
+#include "pdscaler/ctl/clock.h"
+
 namespace pdscaler::ctl {
 
 class WorkQueue {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = TimeSource::Steady;
 
-  void add(const std::string& key) { add_at(key, Clock::now()); }
-  void add_after(const std::string& key, std::chrono::milliseconds d) { add_at(key, Clock::now() + d); }
+  explicit WorkQueue(TimeSource& clock = TimeSource::real()) : clock_(clock) {}
+
+  void add(const std::string& key) { add_at(key, clock_.now()); }
+  void add_after(const std::string& key, std::chrono::milliseconds d) { add_at(key, clock_.now() + d); }
   // Re-adds after a backoff that doubles per consecutive failure (100 ms up to `cap`).
   void add_rate_limited(const std::string& key, std::chrono::milliseconds cap = std::chrono::seconds(30)) {
     std::chrono::milliseconds d(100);
@@ -38,7 +42,7 @@ class WorkQueue {
   std::optional<std::string> get() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!shutdown_) {
-      const auto now = Clock::now();
+      const auto now = clock_.now();
       for (auto it = due_.begin(); it != due_.end() && it->first <= now; ++it) {
         if (processing_.count(it->second)) continue;
         std::string key = it->second;
@@ -53,7 +57,7 @@ class WorkQueue {
         // A copy: wait_until re-reads its deadline while the lock is released, and other threads
         // may erase the node it would otherwise point into.
         const Clock::time_point deadline = std::max(due_.begin()->first, now + std::chrono::milliseconds(5));
-        cv_.wait_until(lock, deadline);
+        clock_.wait_until(cv_, lock, deadline);
       }
     }
     return std::nullopt;
@@ -87,6 +91,7 @@ class WorkQueue {
     cv_.notify_all();
   }
 
+  TimeSource& clock_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::multimap<Clock::time_point, std::string> due_;
