@@ -416,6 +416,37 @@ void read_slo(Section& spec, PDDeploymentSpec& out) {
                     "give ttftPercentile or attainment, not both: attainment already covers TTFT per request");
 }
 
+// `<what>Length` (a mean), or `<what>LengthDistribution` (buckets {<what>Length, weight}, whose
+// weighted mean becomes the mean) in its place and in place of `<what>LengthStdDev`.
+void read_lengths(Section& s, const std::string& what, double& mean, std::vector<planner::LengthBucket>& dist) {
+  const std::string len_field = what + "Length", dist_field = what + "LengthDistribution",
+                    sd_field = what + "LengthStdDev";
+  const json* list = s.child(dist_field.c_str());
+  if (list && s.child(len_field.c_str())) s.reader().fail(s.at(len_field.c_str()), "give " + len_field + " or " + dist_field + ", not both");
+  if (list && s.child(sd_field.c_str())) s.reader().fail(s.at(sd_field.c_str()), "give " + sd_field + " or " + dist_field + ", not both");
+  if (!list) {
+    if (auto v = s.number(len_field.c_str(), true, greater_than(0))) mean = *v;
+    return;
+  }
+  const std::string lp = s.at(dist_field.c_str());
+  if (!list->is_array() || list->empty()) {
+    s.reader().fail(lp, "expected a non-empty list of {" + len_field + ", weight}, got " + show(*list));
+    return;
+  }
+  double total = 0, sum = 0;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    Section e(s.reader(), &(*list)[i], index_path(lp, i), true);
+    auto len = e.number(len_field.c_str(), true, greater_than(0));
+    auto wt = e.number("weight", true, greater_than(0));
+    if (len && wt) {
+      dist.push_back({*len, *wt});
+      total += *wt;
+      sum += *wt * *len;
+    }
+  }
+  if (total > 0) mean = sum / total;
+}
+
 void read_workload(Section& spec, PDDeploymentSpec& out) {
   Section s = spec.section("workload", true);
   auto& w = out.plan.workload;
@@ -428,54 +459,10 @@ void read_workload(Section& spec, PDDeploymentSpec& out) {
       w.rate_unit = rate == 2 ? planner::RateUnit::RequestsPerSecond : planner::RateUnit::TokensPerSecond;
     }
   }
-  const json* dist = s.child("inputLengthDistribution");
-  if (dist && s.child("inputLength"))
-    s.reader().fail(s.at("inputLength"), "give inputLength or inputLengthDistribution, not both");
-  if (dist && s.child("inputLengthStdDev"))
-    s.reader().fail(s.at("inputLengthStdDev"), "give inputLengthStdDev or inputLengthDistribution, not both");
-  if (!dist) {
-    if (auto v = s.number("inputLength", true, greater_than(0))) w.input_length = *v;
-  } else {
-    const std::string lp = s.at("inputLengthDistribution");
-    if (!dist->is_array() || dist->empty()) {
-      s.reader().fail(lp, "expected a non-empty list of {inputLength, weight}, got " + show(*dist));
-    } else {
-      for (std::size_t i = 0; i < dist->size(); ++i) {
-        Section e(s.reader(), &(*dist)[i], index_path(lp, i), true);
-        auto len = e.number("inputLength", true, greater_than(0));
-        auto wt = e.number("weight", true, greater_than(0));
-        if (len && wt) w.input_length_distribution.push_back({*len, *wt});
-      }
-    }
-  }
+  read_lengths(s, "input", w.input_length, w.input_length_distribution);
   // Output lengths as a histogram (a code assistant's answers: no output under a few tokens, a
   // long tail), in place of the mean and the lognormal that outputLengthStdDev stands for.
-  const json* out_dist = s.child("outputLengthDistribution");
-  if (out_dist && s.child("outputLength"))
-    s.reader().fail(s.at("outputLength"), "give outputLength or outputLengthDistribution, not both");
-  if (out_dist && s.child("outputLengthStdDev"))
-    s.reader().fail(s.at("outputLengthStdDev"), "give outputLengthStdDev or outputLengthDistribution, not both");
-  if (!out_dist) {
-    if (auto v = s.number("outputLength", true, greater_than(0))) w.output_length = *v;
-  } else {
-    const std::string lp = s.at("outputLengthDistribution");
-    if (!out_dist->is_array() || out_dist->empty()) {
-      s.reader().fail(lp, "expected a non-empty list of {outputLength, weight}, got " + show(*out_dist));
-    } else {
-      double total = 0, sum = 0;
-      for (std::size_t i = 0; i < out_dist->size(); ++i) {
-        Section e(s.reader(), &(*out_dist)[i], index_path(lp, i), true);
-        auto len = e.number("outputLength", true, greater_than(0));
-        auto wt = e.number("weight", true, greater_than(0));
-        if (len && wt) {
-          w.output_length_distribution.push_back({*len, *wt});
-          total += *wt;
-          sum += *wt * *len;
-        }
-      }
-      if (total > 0) w.output_length = sum / total;  // the mean, for the rate conversion and the paper's model
-    }
-  }
+  read_lengths(s, "output", w.output_length, w.output_length_distribution);
   if (auto v = s.number("inputLengthStdDev", false, at_least(0))) w.input_length_stddev = *v;
   if (auto v = s.number("outputLengthStdDev", false, at_least(0))) w.output_length_stddev = *v;
   if (auto v = s.number("prefixCacheHitRate", false, from_to(0, 1, true))) w.prefix_cache_hit_rate = *v;

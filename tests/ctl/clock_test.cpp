@@ -13,6 +13,7 @@
 
 #include "ctl/fake_clock.h"
 #include "ctl/fake_kube.h"
+#include "ctl/eventually.h"
 #include "pdscaler/ctl/controller.h"
 #include "pdscaler/ctl/informer.h"
 #include "pdscaler/ctl/leader.h"
@@ -26,15 +27,7 @@ using nlohmann::json;
 using testing::FakeClock;
 using testing::FakeKube;
 
-template <typename F>
-bool eventually(F&& f, std::chrono::milliseconds limit = 5s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return f();
-}
+using testing::eventually;
 
 // Advances the clock and waits until `loops` loops have blocked on it again, so that whatever the
 // new time makes due has run.

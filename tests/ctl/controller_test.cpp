@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ctl/fake_kube.h"
+#include "ctl/eventually.h"
 #include "pdscaler/ctl/controller.h"
 
 namespace pdscaler::ctl {
@@ -58,15 +59,7 @@ json pod(const std::string& name, const std::string& app) {
                           {{"type", "Initialized"}, {"status", "True"}}})}}}};
 }
 
-template <typename F>
-bool eventually(F&& f, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return f();
-}
+using testing::eventually;
 
 int replicas_of(FakeKube& k, const std::string& name) {
   auto d = k.object(FakeKube::kDeployments, "llm/" + name);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "ctl/fake_kube.h"
+#include "ctl/eventually.h"
 #include "pdscaler/ctl/informer.h"
 
 namespace pdscaler::ctl {
@@ -19,11 +20,7 @@ json object(const std::string& ns, const std::string& name, int replicas) {
           {"spec", {{"replicas", replicas}, {"note", "\xff not UTF-8 \xfe"}}}};
 }
 
-template <typename F>
-bool eventually(F&& f) {
-  for (int i = 0; i < 5000 && !f(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return f();
-}
+using testing::eventually;
 
 class Running {
  public:

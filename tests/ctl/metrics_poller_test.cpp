@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ctl/eventually.h"
 #include "pdscaler/ctl/metrics_poller.h"
 
 namespace pdscaler::ctl {
@@ -46,15 +47,7 @@ MetricsPoller::Job job(double marker) {
   return j;
 }
 
-template <typename F>
-bool eventually(F&& f, std::chrono::milliseconds limit = 3000ms) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return f();
-}
+using testing::eventually;
 
 TEST(MetricsPoller, ASlowMeasurementHoldsOnlyItsOwnKey) {
   Recorder rec;
