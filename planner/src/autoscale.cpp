@@ -422,7 +422,12 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
                                    s.decode_ready});
     if (s.prefill_ready > 0 && s.decode_ready > 0 && s.requests_per_s > 0) {
       const PlanInput now = calibrator_.apply(measured);
-      out.predicted_now = predict(now, plan(now).d, s.prefill_ready, s.decode_ready);
+      const Derivation d = plan(now).d;
+      out.predicted_now = predict(now, d, s.prefill_ready, s.decode_ready);
+      out.input_now = now;
+      out.rate_now = d.request_rate;
+      out.prefill_now = s.prefill_ready;
+      out.decode_now = s.decode_ready;
     }
   }
   out.calibration = calibrator_.state();

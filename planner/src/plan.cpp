@@ -292,6 +292,17 @@ double AttainmentModel::ttft(double rps, int n) const {
   return ttft_attainment(wait(rps, n), input_, in_->slo.ttft_s);
 }
 
+double AttainmentModel::ttft_within(double rps, int n, double t_s) const {
+  if (n <= 0) return rps > 0 ? 0 : 1;
+  return ttft_share_within(wait(rps, n), input_, t_s);
+}
+
+double AttainmentModel::tpot_within(double rps, int n, int prefill, double t_s) const {
+  if (n <= 0) return rps > 0 ? 0 : 1;
+  const DecodeFleet f = fleet(rps, n, prefill);
+  return tpot_attainment(f, decode_state(f), t_s);
+}
+
 double AttainmentModel::departure_scv(double rps, int prefill) const {
   const double ca2 = in_->workload.arrival_dispersion;
   if (prefill <= 0) return ca2;
@@ -305,7 +316,7 @@ double AttainmentModel::departure_scv(double rps, int prefill) const {
   return std::max(0.05, 1 + (1 - rho * rho) * (arriving - 1) + rho * rho * (w.service_scv - 1) / std::sqrt(servers));
 }
 
-DecodeState AttainmentModel::decode(double rps, int n, int prefill) const {
+DecodeFleet AttainmentModel::fleet(double rps, int n, int prefill) const {
   DecodeFleet f;
   f.instances = n;
   f.lambda = rps;
@@ -314,21 +325,12 @@ DecodeState AttainmentModel::decode(double rps, int n, int prefill) const {
   f.tpot_by_batch = &in_->decode.tpot_by_batch;
   f.max_batch = max_batch_;
   f.classes = output_;
-  return decode_state(f);
+  return f;
 }
 
-double AttainmentModel::tpot(double rps, int n, int prefill) const {
-  if (n <= 0) return rps > 0 ? 0 : 1;
-  DecodeFleet f;
-  f.instances = n;
-  f.lambda = rps;
-  f.arrival_scv = departure_scv(rps, prefill);
-  f.routing = in_->decode.routing;
-  f.tpot_by_batch = &in_->decode.tpot_by_batch;
-  f.max_batch = max_batch_;
-  f.classes = output_;
-  return tpot_attainment(f, decode_state(f), in_->slo.tpot_s);
-}
+DecodeState AttainmentModel::decode(double rps, int n, int prefill) const { return decode_state(fleet(rps, n, prefill)); }
+
+double AttainmentModel::tpot(double rps, int n, int prefill) const { return tpot_within(rps, n, prefill, in_->slo.tpot_s); }
 
 namespace {
 

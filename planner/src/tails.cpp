@@ -240,25 +240,27 @@ double ttft_attainment(const WaitTail& w, const std::vector<ServiceClass>& class
   return feasible > 0 ? met / feasible : 1;
 }
 
-double ttft_quantile(const WaitTail& w, const std::vector<ServiceClass>& classes, double share) {
-  if (!w.stable) return kInf;
-  double total = 0, longest = 0;
+double ttft_share_within(const WaitTail& w, const std::vector<ServiceClass>& classes, double t_s) {
+  if (!w.stable) return 0;
+  double total = 0, ok = 0;
   for (const auto& c : classes) {
     total += c.weight;
-    longest = std::max(longest, c.hi_service() + c.hi_overhead());
-  }
-  auto within = [&](double t) {
-    double ok = 0;
-    for (const auto& c : classes) {
-      if (w.exponential_service) {
-        // As in ttft_attainment: the sojourn of exponential service, convolved.
-        ok += c.weight * ttft_attainment(w, {{1, c.service_s, c.overhead_s}}, t);
-      } else {
-        ok += class_within(w, c, t).second;
-      }
+    if (w.exponential_service) {
+      // As in ttft_attainment: the sojourn of exponential service, convolved; a class with no
+      // slack left after its overhead is late (ttft_attainment leaves it out instead).
+      if (t_s > c.overhead_s) ok += c.weight * ttft_attainment(w, {{1, c.service_s, c.overhead_s}}, t_s);
+    } else {
+      ok += class_within(w, c, t_s).second;
     }
-    return ok / total;
-  };
+  }
+  return total > 0 ? ok / total : 1;
+}
+
+double ttft_quantile(const WaitTail& w, const std::vector<ServiceClass>& classes, double share) {
+  if (!w.stable) return kInf;
+  double longest = 0;
+  for (const auto& c : classes) longest = std::max(longest, c.hi_service() + c.hi_overhead());
+  auto within = [&](double t) { return ttft_share_within(w, classes, t); };
   double hi = longest + (w.theta > 0 ? 60 / w.theta : 1) + 60 * w.mean_service_s;
   if (within(hi) < share) return kInf;
   double lo = 0;

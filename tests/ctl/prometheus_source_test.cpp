@@ -240,6 +240,26 @@ TEST(PrometheusHistogram, ShareWithinInterpolatesInsideTheBucket) {
   EXPECT_LE(*histogram_share_within({{0.5, 12}, {1.0, 10}, {INFINITY, 10}}, 0.75), 1.0);
 }
 
+TEST(PrometheusHistogram, ShareWithinSplitsTheBucketByTheModelsShape) {
+  using reconcile::histogram_share_within;
+  // vLLM's per-request TPOT buckets: all 300 requests took 10-25 ms; the target is 20 ms.
+  const std::vector<std::pair<double, double>> h{{0.01, 0}, {0.025, 300}, {0.05, 300}, {INFINITY, 300}};
+  EXPECT_NEAR(*histogram_share_within(h, 0.02), 2.0 / 3, 1e-12) << "linear: two thirds, whatever they did";
+  // The model says TPOT is close to 15 ms: a steep distribution function there.
+  auto steep = [](double t) { return 1 / (1 + std::exp(-(t - 0.015) / 0.0005)); };
+  EXPECT_NEAR(*histogram_share_within(h, 0.02, steep), 1.0, 1e-3);
+  auto late = [](double t) { return 1 / (1 + std::exp(-(t - 0.023) / 0.0005)); };
+  EXPECT_NEAR(*histogram_share_within(h, 0.02, late), 0.0, 1e-2);
+  // Buckets below and above the one holding the target still count whole: 100 below 10 ms.
+  const std::vector<std::pair<double, double>> g{{0.01, 100}, {0.025, 300}, {INFINITY, 400}};
+  EXPECT_NEAR(*histogram_share_within(g, 0.02, steep), (100 + 200 * steep(0.02)) / 400, 1e-3);
+  // A shape with no mass in the bucket, or not finite, falls back to linear.
+  auto elsewhere = [](double t) { return t < 0.5 ? 0.0 : 1.0; };
+  EXPECT_NEAR(*histogram_share_within(h, 0.02, elsewhere), 2.0 / 3, 1e-12);
+  auto broken = [](double) { return NAN; };
+  EXPECT_NEAR(*histogram_share_within(h, 0.02, broken), 2.0 / 3, 1e-12);
+}
+
 TEST(PrometheusParse, ARangeSeriesSkipsIdleStepsAndEmptyIsNoHistory) {
   auto r = parse_range_series(200, R"({"status":"success","data":{"resultType":"matrix","result":[
       {"metric":{},"values":[[1800000060,"2.5"],[1800000000,"1.5"],[1800000120,"NaN"]]}]}})");
@@ -333,6 +353,48 @@ TEST(PrometheusSource, ReadsBurstinessQueuesAndTheSloHistograms) {
   EXPECT_EQ((*h)[1].second, 5);
   EXPECT_EQ(paths.back().rfind("/api/v1/query_range?query=sum%28rate%28vllm%3Arequest_success_total", 0), 0u) << paths.back();
   EXPECT_NE(paths.back().find("&start=1799827200&end=1800000000&step=60"), std::string::npos) << paths.back();
+}
+
+// Prometheus stops answering after the first `answered` queries (as a proxy that starts hanging
+// mid-round does, each further query waiting out the client's timeout).
+class HangingPrometheus final : public http::Client {
+ public:
+  HangingPrometheus(std::vector<std::string>* paths, int answered) : paths_(paths), left_(answered) {}
+  http::Result<http::Response> send(const http::Request& r) override {
+    paths_->push_back(r.path);
+    if (left_-- > 0)
+      return http::Response{200, R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2.5"]}]}})"};
+    return tl::unexpected(http::TransportError{"Failed to read HTTP status line", true, false});
+  }
+  http::Result<http::Response> stream(const http::Request& r, const std::function<bool(const std::string&)>&) override {
+    return send(r);
+  }
+  void cancel_streams() override {}
+
+ private:
+  std::vector<std::string>* paths_;
+  int left_;
+};
+
+TEST(PrometheusSource, AQueryThatTimesOutMidRoundFailsTheMeasurementAndAsksNoMore) {
+  std::vector<std::string> paths;
+  auto source = make_prometheus_source([&](const std::string&, const PrometheusAuth&) {
+    return std::make_unique<HangingPrometheus>(&paths, 2);  // completions and growth answered
+  });
+  api::MetricsSpec m;
+  m.prometheus_url = "http://prom:9090";
+  m.prefill_selector = R"(job="p")";
+  m.decode_selector = R"(job="d")";
+  auto o = source->observe(m, {});
+  ASSERT_FALSE(o) << "a round with Prometheus gone is not a good measurement with some means missing";
+  EXPECT_EQ(o.error(), "mean input length: Prometheus unreachable: Failed to read HTTP status line");
+  EXPECT_EQ(paths.size(), 3u) << "no query after the one that timed out";
+  // Missing data is still only missing: answers without a sample leave the quantity absent.
+  paths.clear();
+  auto ok = make_prometheus_source([&](const std::string&, const PrometheusAuth&) {
+    return std::make_unique<ScriptedPrometheus>(&paths);
+  });
+  EXPECT_TRUE(ok->observe(m, {}));
 }
 
 }  // namespace

@@ -47,17 +47,21 @@ api_fault() {
 # the live PDDeployment says so; its fleet must hold exactly (then never fall below it); recovered
 # = MetricsAvailable=True again.
 prom_fault() {
-  local name=$1 rules=$2 p d t0 t_end rec said ev0
+  local name=$1 rules=$2 p d t0 t_end rec said ev0 since_fault
   window "$name"; read -r p d <<<"$(live_fleet)"
   allow dsv31-prefill "$p"; allow dsv31-decode "$d"
   ev0=$(events_json FailedGetMetrics | jq '[.items[].count] | add // 0')
-  t0=$(date +%s)
+  t0=$(date +%s); since_fault=$(date '+%Y-%m-%d %H:%M:%S')
   fault_prom "$rules"
   if [ -n "${3:-}" ]; then "$3"; fi
   if until_true 60 condition_is deepseek-v31 MetricsAvailable False/FailedGetMetrics; then
     said="MetricsAvailable=False: $(k get pdd deepseek-v31 -o jsonpath='{.status.conditions[?(@.type=="MetricsAvailable")].message}' | cut -c1-90)"
   else
     said="no MetricsAvailable=False"; FAILED=1
+    # What the operator and the proxy did meanwhile, to tell a poller that never asked from
+    # answers that came back in time.
+    log "proxy: $(curl -s "http://127.0.0.1:$PROM_CTL/stats" | jq -c .stats)"
+    cat "$WORK"/operator-*.log | awk -v from="[$since_fault" '$0 >= from && /deepseek-v31/' | tail -30 >&2 || true
   fi
   while [ $(( $(date +%s) - t0 )) -lt "$FAULT_S" ]; do sleep 0.5; done
   alive "$name"

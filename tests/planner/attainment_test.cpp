@@ -161,6 +161,52 @@ TEST(Attainment, WithoutATargetThePaperIsUntouched) {
   EXPECT_LE(p.predicted.attainment, 1);
 }
 
+TEST(Attainment, Mm1PercentileTtftIsTheExponentialSojournsQuantile) {
+  // M/M/1 per instance (random routing): the sojourn is exponential with rate mu - lambda, so the
+  // p99 TTFT is the overhead plus ln(100) / (mu - lambda). (The quantile search used to count a
+  // request as on time below its own overhead, and reported about 0 s.)
+  PlanInput in = median_case();
+  in.slo.attainment = 99;
+  const Plan p = plan(in);
+  ASSERT_TRUE(p.feasible);
+  const int n = p.prefill.replicas;
+  const double mu = 28300 / 6144.0, lambda = p.d.request_rate / n;
+  EXPECT_NEAR(p.predicted.ttft_at_percentile_s, 0.1 + std::log(100.0) / (mu - lambda), 1e-6);
+  const AttainmentModel m(in);
+  EXPECT_EQ(m.ttft_within(p.d.request_rate, n, 0.1), 0) << "nothing is served within its overhead";
+}
+
+TEST(Attainment, TheDistributionFunctionsAgreeWithTheSharesAndTheQuantile) {
+  std::mt19937_64 rng(13);
+  int checked = 0;
+  for (int i = 0; i < 60; ++i) {
+    const PlanInput in = random_spec(rng);
+    const Plan p = plan(in);
+    if (!p.feasible) continue;
+    ++checked;
+    const AttainmentModel m(in);
+    const double rate = p.d.request_rate;
+    const int np = p.prefill.replicas, nd = p.decode.replicas;
+    EXPECT_DOUBLE_EQ(m.tpot_within(rate, nd, np, in.slo.tpot_s), m.tpot(rate, nd, np)) << i;
+    // The share within the p-quantile TTFT is p (of all requests, infeasible ones late).
+    const double q = p.predicted.ttft_at_percentile_s;
+    if (std::isfinite(q)) {
+      EXPECT_GE(m.ttft_within(rate, np, q), *in.slo.attainment / 100 - 1e-6) << i;
+    }
+    double last_ttft = 0, last_tpot = 0;
+    for (double f = 0.05; f <= 4; f *= 1.3) {
+      const double a = m.ttft_within(rate, np, f * in.slo.ttft_s), b = m.tpot_within(rate, nd, np, f * in.slo.tpot_s);
+      EXPECT_GE(a, last_ttft - 1e-9) << i << " at " << f;
+      EXPECT_GE(b, last_tpot - 1e-9) << i << " at " << f;
+      EXPECT_LE(a, 1 + 1e-12);
+      EXPECT_LE(b, 1 + 1e-12);
+      last_ttft = a;
+      last_tpot = b;
+    }
+  }
+  EXPECT_GT(checked, 40);
+}
+
 TEST(OutputLengths, AHistogramBecomesWeightedPointsInsideItsBuckets) {
   // vLLM-style cumulative buckets: 10 requests of 6..10 tokens, 20 of 11..20, 2 beyond 20.
   const std::vector<std::pair<double, double>> h = {{5, 0}, {10, 10}, {20, 30}, {INFINITY, 32}};

@@ -418,6 +418,37 @@ TEST_F(Decide, StatusSetsTheObservedSharesWithinTheSloBesideThePredictedOnes) {
   EXPECT_FALSE(n.contains("observedTtftShare"));
 }
 
+TEST_F(Decide, ObservedSharesFollowTheModelInsideTheBucketThatHoldsTheTarget) {
+  // All 300 requests took 10-25 ms per token (vLLM's bucket), the target is 20 ms: read linearly
+  // that is 66.7% whatever they did. With a prediction for the serving fleet the bucket is split
+  // by the model's distribution of TPOT there.
+  text = with_metrics(text, "");
+  text.replace(text.find("ttftPercentile: 0"), 17, "attainment: 99");
+  Observation o = obs(4, 4);
+  o.live = live_at(12.5, text);
+  planner::Autoscaler a(spec_of(text)->plan, testing::autoscaler_config(60, 15, 0));
+  planner::LoadSample s = testing::load_at(0, 12.5);
+  s.prefill_ready = s.decode_ready = 4;
+  o.live->recommendation = a.step(s, 4, 4);
+  const planner::Recommendation& r = *o.live->recommendation;
+  ASSERT_TRUE(r.input_now);
+  EXPECT_EQ(r.prefill_now, 4);
+  o.live->observed.tpot_histogram = {{0.01, 0}, {0.025, 300}, {0.05, 300}, {INFINITY, 300}};
+  o.live->observed.ttft_histogram = {{0.5, 0}, {5.0, 100}, {INFINITY, 100}};
+  const json m = api::encode_status(report(o, intend(o), {}, {}).status)["metrics"];
+  const planner::AttainmentModel model(*r.input_now);
+  auto F = [&](double t) { return model.tpot_within(r.rate_now, 4, 4, t); };
+  const double expected = 100 * (F(0.02) - F(0.01)) / (F(0.025) - F(0.01));
+  EXPECT_NEAR(m["observedTpotShare"].get<double>(), expected, 1e-9);
+  EXPECT_GT(expected, 75) << "the model puts most of the 10-25 ms bucket below 20 ms (mean step about 14 ms)";
+  auto G = [&](double t) { return model.ttft_within(r.rate_now, 4, t); };
+  EXPECT_NEAR(m["observedTtftShare"].get<double>(), 100 * (G(2.0) - G(0.5)) / (G(5.0) - G(0.5)), 1e-9);
+  // Without a prediction (no ready counts: a restored state), linear.
+  o.live->recommendation->input_now.reset();
+  const json n = api::encode_status(report(o, intend(o), {}, {}).status)["metrics"];
+  EXPECT_NEAR(n["observedTpotShare"].get<double>(), 100 * 2.0 / 3, 1e-9);
+}
+
 }  // namespace
 }  // namespace pdscaler::reconcile
 

@@ -29,32 +29,54 @@ class PrometheusSource final : public MetricsSource {
     ObservedLoad o;
     o.completions_per_s = *completions;
     o.requests_per_s = std::max(0.0, *completions + *growth);
-    // Means are 0/0 = NaN in a window with no completed request: absent, not an error.
-    auto optional = [&](const std::string& expr) -> std::optional<double> {
-      if (expr.empty()) return std::nullopt;
-      auto v = query(c, expr);
+    // The other quantities may be absent (no data, NaN: a mean over a window with no completed
+    // request is 0/0) without failing the measurement. Prometheus not answering is another
+    // matter: each further query would wait out its own timeout (a minute or more for the round,
+    // while status still showed the last one as good), so the first transport failure ends the
+    // round as a failed measurement.
+    std::optional<std::string> down;
+    auto answer = [&](const char* what, const std::string& expr) -> std::optional<http::Response> {
+      if (expr.empty() || down) return std::nullopt;
+      auto r = ask(c, expr);
+      if (!r) {
+        down = std::string(what) + ": " + r.error();
+        return std::nullopt;
+      }
+      return std::move(*r);
+    };
+    auto optional = [&](const char* what, const std::string& expr) -> std::optional<double> {
+      auto r = answer(what, expr);
+      if (!r) return std::nullopt;
+      auto v = parse_instant_value(r->status, r->body);
       return v ? std::optional<double>(*v) : std::nullopt;
     };
-    o.mean_input = optional(q.input_mean);
-    o.mean_output = optional(q.output_mean);
-    o.ttft_s = optional(q.ttft_mean);
-    o.tpot_s = optional(q.tpot_mean);
-    o.ttft_at_percentile_s = optional(q.ttft_at_percentile);
-    o.prefix_hit_rate = optional(q.prefix_hit_rate);
+    auto histogram = [&](const char* what, const std::string& expr) -> std::optional<std::vector<std::pair<double, double>>> {
+      auto r = answer(what, expr);
+      if (!r) return std::nullopt;
+      auto b = parse_vector_by(r->status, r->body, "le");
+      return b ? std::optional<std::vector<std::pair<double, double>>>(std::move(*b)) : std::nullopt;
+    };
+    o.mean_input = optional("mean input length", q.input_mean);
+    o.mean_output = optional("mean output length", q.output_mean);
+    o.ttft_s = optional("mean TTFT", q.ttft_mean);
+    o.tpot_s = optional("mean TPOT", q.tpot_mean);
+    o.ttft_at_percentile_s = optional("TTFT percentile", q.ttft_at_percentile);
+    o.prefix_hit_rate = optional("prefix-cache hit rate", q.prefix_hit_rate);
     if (o.prefix_hit_rate && (*o.prefix_hit_rate < 0 || *o.prefix_hit_rate >= 1)) o.prefix_hit_rate.reset();
-    o.decode_running = optional(q.decode_running);
-    o.prefill_waiting = optional(q.prefill_waiting);
-    o.decode_waiting = optional(q.decode_waiting);
+    o.decode_running = optional("decode batch", q.decode_running);
+    o.prefill_waiting = optional("prefill queue", q.prefill_waiting);
+    o.decode_waiting = optional("decode queue", q.decode_waiting);
     // Burstiness: absent where it is 0/0 (no first token in the window) or nonsense.
-    o.arrival_dispersion = optional(q.arrival_dispersion);
+    o.arrival_dispersion = optional("arrival dispersion", q.arrival_dispersion);
     if (o.arrival_dispersion && *o.arrival_dispersion < 0) o.arrival_dispersion.reset();
-    if (auto b = histogram(c, q.input_buckets)) o.input_stddev = histogram_stddev(*b);
-    if (auto b = histogram(c, q.output_buckets)) {
+    if (auto b = histogram("input lengths", q.input_buckets)) o.input_stddev = histogram_stddev(*b);
+    if (auto b = histogram("output lengths", q.output_buckets)) {
       o.output_stddev = histogram_stddev(*b);
       o.output_histogram = std::move(*b);
     }
-    if (auto b = histogram(c, q.ttft_buckets)) o.ttft_histogram = std::move(*b);
-    if (auto b = histogram(c, q.tpot_buckets)) o.tpot_histogram = std::move(*b);
+    if (auto b = histogram("TTFT histogram", q.ttft_buckets)) o.ttft_histogram = std::move(*b);
+    if (auto b = histogram("TPOT histogram", q.tpot_buckets)) o.tpot_histogram = std::move(*b);
+    if (down) return tl::unexpected(*down);
     return o;
   }
 
@@ -86,16 +108,6 @@ class PrometheusSource final : public MetricsSource {
     auto r = c.send(http::Request{"GET", "/api/v1/query?query=" + http::query_escape(expr), "", "application/json"});
     if (!r) return tl::unexpected("Prometheus unreachable: " + r.error().message);
     return *r;
-  }
-
-  // A histogram's buckets, or nothing (no query for this engine, no data, an error).
-  static std::optional<std::vector<std::pair<double, double>>> histogram(http::Client& c, const std::string& expr) {
-    if (expr.empty()) return std::nullopt;
-    auto r = ask(c, expr);
-    if (!r) return std::nullopt;
-    auto b = parse_vector_by(r->status, r->body, "le");
-    if (!b) return std::nullopt;
-    return std::move(*b);
   }
 
   static tl::expected<double, std::string> query(http::Client& c, const std::string& expr) {

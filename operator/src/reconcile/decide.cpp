@@ -145,11 +145,23 @@ api::MetricsStatus metrics_status(const LiveLoad& l, const Observation& obs) {
       const auto& slo = obs.spec->plan.slo;
       m.attainment_target = slo.attainment;
       auto percent = [](std::optional<double> x) { return x ? std::optional<double>(100 * *x) : std::nullopt; };
-      m.observed_ttft_share = percent(histogram_share_within(o.ttft_histogram, slo.ttft_s));
-      m.observed_tpot_share = percent(histogram_share_within(o.tpot_histogram, slo.tpot_s));
-      if (m.observed_tpot_share)
-        m.observed_tpot_share_of =
-            obs.spec->metrics && obs.spec->metrics->engine == api::Engine::Vllm ? "requests" : "inter-token gaps";
+      // Inside the bucket that holds a target, the engines' counts are split by the model's
+      // distribution for the fleet that served the window (a 20 ms target inside vLLM's 10-25 ms
+      // TPOT bucket read linearly says two thirds whatever the requests did). SGLang's and
+      // Dynamo's TPOT histograms count inter-token gaps, not requests: linear there.
+      const bool per_request_tpot = obs.spec->metrics && obs.spec->metrics->engine == api::Engine::Vllm;
+      const auto& r = *l.recommendation;
+      std::optional<planner::AttainmentModel> model;
+      if (r.input_now) model.emplace(*r.input_now);
+      DistributionFunction ttft_shape, tpot_shape;
+      if (model) {
+        ttft_shape = [&](double t) { return model->ttft_within(r.rate_now, r.prefill_now, t); };
+        if (per_request_tpot)
+          tpot_shape = [&](double t) { return model->tpot_within(r.rate_now, r.decode_now, r.prefill_now, t); };
+      }
+      m.observed_ttft_share = percent(histogram_share_within(o.ttft_histogram, slo.ttft_s, ttft_shape));
+      m.observed_tpot_share = percent(histogram_share_within(o.tpot_histogram, slo.tpot_s, tpot_shape));
+      if (m.observed_tpot_share) m.observed_tpot_share_of = per_request_tpot ? "requests" : "inter-token gaps";
     }
     if (o.decode_running && obs.decode.read && obs.decode.ready_replicas > 0)
       m.observed_decode_batch = *o.decode_running / obs.decode.ready_replicas;

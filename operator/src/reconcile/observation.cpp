@@ -85,7 +85,8 @@ Observation observe(const api::PDDeployment& pdd, const TargetView& prefill, con
   return obs;
 }
 
-std::optional<double> histogram_share_within(const std::vector<std::pair<double, double>>& cumulative, double x) {
+std::optional<double> histogram_share_within(const std::vector<std::pair<double, double>>& cumulative, double x,
+                                             const DistributionFunction& shape) {
   if (cumulative.empty()) return std::nullopt;
   const double total = cumulative.back().second;
   if (!(total > 0)) return std::nullopt;
@@ -94,7 +95,12 @@ std::optional<double> histogram_share_within(const std::vector<std::pair<double,
     if (!std::isfinite(bound)) break;  // beyond the last finite bound: counted above x
     if (x <= bound) {
       const double width = bound - prev_bound;
-      const double frac = width > 0 ? std::clamp((x - prev_bound) / width, 0.0, 1.0) : 1.0;
+      double frac = width > 0 ? std::clamp((x - prev_bound) / width, 0.0, 1.0) : 1.0;
+      if (shape && width > 0) {
+        const double lo = prev_bound > 0 ? shape(prev_bound) : 0, at = shape(x), hi = shape(bound);
+        if (std::isfinite(lo) && std::isfinite(at) && std::isfinite(hi) && hi - lo > 1e-9)
+          frac = std::clamp((at - lo) / (hi - lo), 0.0, 1.0);
+      }
       return std::clamp((prev_count + frac * std::max(0.0, count - prev_count)) / total, 0.0, 1.0);
     }
     prev_bound = bound;

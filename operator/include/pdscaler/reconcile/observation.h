@@ -5,6 +5,7 @@
 //
 //   Observation obs = observe(pdd, {prefill_workload, prefill_pods}, {decode_workload, decode_pods}, now);
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -81,10 +82,16 @@ struct ObservedLoad {
   std::vector<std::pair<double, double>> ttft_histogram, tpot_histogram;
 };
 
-// The share of a histogram's observations at most `x` (cumulative counts per `le`, +Inf last),
-// linear inside the bucket that holds x (the first bucket from 0); beyond the last finite bound
-// the +Inf bucket counts as above. nullopt with no mass.
-std::optional<double> histogram_share_within(const std::vector<std::pair<double, double>>& cumulative, double x);
+// The share of a histogram's observations at most `x` (cumulative counts per `le`, +Inf last);
+// beyond the last finite bound the +Inf bucket counts as above. nullopt with no mass. Inside the
+// bucket that holds x (the first from 0) the bucket's count is split by `shape`, a distribution
+// function of what is observed (the model's): the bucket's mass below x is its mass times
+// (F(x) - F(lo)) / (F(hi) - F(lo)). Linear without a shape, or where the shape puts (almost) no
+// mass in the bucket or is not finite there. Either way the result stays between the bucket's
+// bounds: everything below it, and everything up to its top.
+using DistributionFunction = std::function<double(double)>;
+std::optional<double> histogram_share_within(const std::vector<std::pair<double, double>>& cumulative, double x,
+                                             const DistributionFunction& shape = {});
 
 // With spec.metrics: what the live policy made of the last measurement.
 struct LiveLoad {

@@ -239,6 +239,12 @@ struct Recommendation {
   // The calibrated model's TTFT/TPOT for the fleet that served the window, at the measured load
   // (absent without ready counts), to set beside the observed ones.
   std::optional<Prediction> predicted_now;
+  // What that prediction was made from: the calibrated spec at the measured load, its request
+  // rate and the ready fleet; with AttainmentModel, the model's distribution of TTFT and TPOT.
+  std::optional<PlanInput> input_now;
+  double rate_now = 0;
+  int prefill_now = 0;
+  int decode_now = 0;
 };
 
 class Autoscaler {

@@ -88,6 +88,10 @@ class AttainmentModel {
   // Decode sees the prefill fleet's departures, smoother than its arrivals where prefill is
   // busy: with `prefill_replicas` (> 0) their dispersion is used, else the arrivals'.
   double tpot(double requests_per_s, int decode_replicas, int prefill_replicas = 0) const;
+  // The distribution functions behind those shares, over all requests: the share whose TTFT (TPOT)
+  // is at most `t_s`, whatever the SLO's target (for reading a histogram inside a bucket).
+  double ttft_within(double requests_per_s, int prefill_replicas, double t_s) const;
+  double tpot_within(double requests_per_s, int decode_replicas, int prefill_replicas, double t_s) const;
   WaitTail wait(double requests_per_s, int prefill_replicas) const;
   DecodeState decode(double requests_per_s, int decode_replicas, int prefill_replicas = 0) const;
   // The squared CV of the gaps between requests leaving prefill (Whitt's approximation for a
@@ -110,6 +114,7 @@ class AttainmentModel {
     WaitTail w;
   };
   mutable std::vector<CachedWait> waits_;
+  DecodeFleet fleet(double requests_per_s, int decode_replicas, int prefill_replicas) const;
   const PlanInput* in_;
   std::vector<ServiceClass> input_;
   std::vector<OutputClass> output_;

@@ -77,6 +77,9 @@ double wait_exceeds(const WaitTail& w, double t_s);
 // Share of the requests in `classes` that can meet `ttft_s` alone (service plus overhead within
 // it) and do meet it. 0 when the queue is unstable; 1 when no class can be late.
 double ttft_attainment(const WaitTail& w, const std::vector<ServiceClass>& classes, double ttft_s);
+// The share of all requests in `classes` whose TTFT is at most `t_s` (the distribution function;
+// a request whose own service and overhead exceed `t_s` counts as late). 0 when unstable.
+double ttft_share_within(const WaitTail& w, const std::vector<ServiceClass>& classes, double t_s);
 // The TTFT within which `share` of all requests in `classes` fall (their p-quantile).
 double ttft_quantile(const WaitTail& w, const std::vector<ServiceClass>& classes, double share);
 // The share of `classes` that can meet `ttft_s` on an idle fleet.
