@@ -21,7 +21,12 @@ if [ "${FUZZ_BUILD:-1}" != 0 ]; then
   ./scripts/install-deps.sh clang-14 libclang-rt-14-dev >/dev/null
   echo "[fuzz] building the fuzz targets ($build)"
   [ -f "$build/CMakeCache.txt" ] || cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz -j "${JOBS:-2}" >/dev/null
+  # Quiet when it builds; the failing commands and their errors when it does not.
+  cmake --build --preset fuzz -j "${JOBS:-2}" >"$build/build.log" 2>&1 || {
+    grep -E -B2 -A8 '^FAILED:|error:' "$build/build.log" | head -60 >&2
+    echo "[fuzz] the fuzz build failed (whole log: $build/build.log)" >&2
+    exit 1
+  }
 fi
 
 mkdir -p "$out"
