@@ -151,8 +151,8 @@ api::MetricsStatus metrics_status(const LiveLoad& l, const Observation& obs) {
       // Dynamo's TPOT histograms count inter-token gaps, not requests: linear there.
       const bool per_request_tpot = obs.spec->metrics && obs.spec->metrics->engine == api::Engine::Vllm;
       const auto& r = *l.recommendation;
-      std::optional<planner::AttainmentModel> model;
-      if (r.input_now) model.emplace(*r.input_now);
+      std::optional<planner::AttainmentModel> model;  // only where there is a histogram to read
+      if (r.input_now && (!o.ttft_histogram.empty() || !o.tpot_histogram.empty())) model.emplace(*r.input_now);
       DistributionFunction ttft_shape, tpot_shape;
       if (model) {
         ttft_shape = [&](double t) { return model->ttft_within(r.rate_now, r.prefill_now, t); };
