@@ -160,9 +160,15 @@ TEST(FakeClockInformer, ListFailuresAreRetriedWithADoublingBackoff) {
   std::atomic<int> errors{0};
   Informer inf(kube, FakeKube::kDeployments, [](const std::string&, const json*) {},
                [&](const kube::ApiError&) { ++errors; }, {}, clock);
+  // The backoff's deadline is taken when the informer starts to sleep, which is after it reports
+  // the error: each advance waits for that sleep, or it would move the clock under a loop that
+  // then sleeps from the new time.
+  int sleeps = clock.blocked();
   std::thread t([&] { inf.run(); });
   ASSERT_TRUE(eventually([&] { return errors == 1; }));
   for (auto backoff : {200ms, 400ms, 800ms}) {
+    ASSERT_TRUE(clock.blocked_after(sleeps)) << "no backoff sleep after error " << errors;
+    sleeps = clock.blocked();
     const int before = errors;
     clock.advance(backoff - 1ms);  // the informer sleeps on: nothing to wait for but a little real time
     std::this_thread::sleep_for(20ms);
@@ -170,6 +176,7 @@ TEST(FakeClockInformer, ListFailuresAreRetriedWithADoublingBackoff) {
     clock.advance(1ms);
     ASSERT_TRUE(eventually([&] { return errors == before + 1; })) << backoff.count() << " ms";
   }
+  ASSERT_TRUE(clock.blocked_after(sleeps));
   kube.fail("list", false);
   clock.advance(1600ms);
   ASSERT_TRUE(eventually([&] { return inf.synced(); }));

@@ -1,5 +1,6 @@
 #include "pdscaler/ctl/controller.h"
 
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #ifdef __GLIBC__
@@ -206,14 +207,17 @@ void Controller::start() {
   if (poller_) poller_->start();
   threads_.emplace_back([this] {
     // Level-triggered safety net: look at everything again now and then (targets of kinds we do
-    // not watch, missed events).
-    while (opts_.clock->sleep_for(opts_.resync, stopped_)) {
+    // not watch, missed events). A ticker on fixed deadlines: the time a round takes does not push
+    // the next one later, and a loop that fell more than a period behind runs one round, not a burst.
+    auto next = opts_.clock->now() + opts_.resync;
+    while (opts_.clock->sleep_until(next, stopped_)) {
       enqueue_all();
 #ifdef __GLIBC__
       // What the last round of reconciles freed (status answers, decoded copies) goes back to the
       // system: glibc keeps freed pages inside its heaps otherwise.
       malloc_trim(0);
 #endif
+      next = std::max(next + opts_.resync, opts_.clock->now());
     }
   });
 }
