@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
 #include "pdscaler/sim/load.h"
 
 namespace pdscaler::sim {
@@ -106,6 +110,32 @@ TEST(Trace, TokenCountsBeyondIntAreErrors) {
   ASSERT_FALSE(out);
   EXPECT_NE(out.error().find("output_tokens"), std::string::npos);
   EXPECT_TRUE(parse_azure_csv("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.97,2147483647,10\n"));
+}
+
+TEST(Trace, RateScaleKeepsTheRateFlatUpToBothEnds) {
+  // A steady request every 0.1 s for 10 minutes, copied 16 times within +-30 s: every second of
+  // the result should hold about 160 requests, the first and the last too (offsets past an end
+  // once all landed on it: about 600 requests at t = 0).
+  Trace t;
+  t.duration_s = 600;
+  for (int i = 0; i < 6000; ++i) t.requests.push_back({0.1 * i + 0.05, 100, 10});
+  const Trace d = densify(t, 16, 60, 3);
+  ASSERT_EQ(d.requests.size(), 16u * 6000);
+  std::vector<int> per_s(600, 0);
+  for (const auto& r : d.requests) {
+    ASSERT_GE(r.arrival_s, 0);
+    ASSERT_LE(r.arrival_s, 600);
+    ++per_s[std::min(599, static_cast<int>(r.arrival_s))];
+  }
+  const int most = *std::max_element(per_s.begin(), per_s.end());
+  const int least = *std::min_element(per_s.begin(), per_s.end());
+  EXPECT_LT(most, 220) << "no second should hold a pile-up";
+  EXPECT_GT(least, 110);
+  auto sum = [&](int from, int to) { return std::accumulate(per_s.begin() + from, per_s.begin() + to, 0); };
+  EXPECT_NEAR(sum(0, 30), 30 * 160, 30 * 160 * 0.05) << "the first 30 s";
+  EXPECT_NEAR(sum(570, 600), 30 * 160, 30 * 160 * 0.05) << "the last 30 s";
+  EXPECT_TRUE(std::is_sorted(d.requests.begin(), d.requests.end(),
+                             [](const Request& a, const Request& b) { return a.arrival_s < b.arrival_s; }));
 }
 
 }  // namespace

@@ -199,7 +199,13 @@ Trace densify(const Trace& t, double factor, double jitter_s, uint64_t seed) {
     const int n = whole + (u(rng) < frac ? 1 : 0);
     for (int k = 0; k < n; ++k) {
       Request c = r;
-      c.arrival_s = std::clamp(r.arrival_s + (u(rng) - 0.5) * jitter_s, 0.0, t.duration_s);
+      // An offset past either end of the trace is reflected back inside: clamped, every copy
+      // moved past an end would arrive at that very instant (about a quarter of the copies of
+      // the first and last jitter_s / 2), a burst the trace does not have.
+      double a = r.arrival_s + (u(rng) - 0.5) * jitter_s;
+      if (a < 0) a = -a;
+      if (a > t.duration_s) a = 2 * t.duration_s - a;
+      c.arrival_s = std::clamp(a, 0.0, t.duration_s);
       out.requests.push_back(c);
     }
   }

@@ -48,8 +48,8 @@ Trace scale(const Trace& t, double factor);
 
 // Rate scale: `factor` times as many requests over the same time. Each request stands for
 // floor(factor) copies (one more with the fractional part's probability), each moved by a uniform
-// offset within +-jitter_s/2, so the load's shape at the scale of minutes is kept while copies do
-// not arrive in lockstep.
+// offset within +-jitter_s/2 (reflected back inside at either end of the trace), so the load's
+// shape at the scale of minutes is kept while copies do not arrive in lockstep.
 Trace densify(const Trace& t, double factor, double jitter_s, uint64_t seed);
 
 }  // namespace pdscaler::sim
