@@ -46,6 +46,7 @@ struct SimulateOptions {
   std::string decode_step_gap = "0s";
   std::string admission = "merged";      // merged | separate
   std::string admission_time = "step";   // a duration, or "step" (a forward pass over the admitted)
+  std::string prefill_queue = "per-engine";  // per-engine | pooled (sim::FleetConfig::pooled_prefill)
   std::string fidelity = "exact";   // exact (every request) | fluid (fast, approximate: long loads)
   int fluid_step = 1;               // seconds per fluid step
 };

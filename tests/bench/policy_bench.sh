@@ -19,7 +19,11 @@
 #   dynamo (throughput planner), dynamo-load (current two-loop planner), dopd, pdscaler, and on the
 #   14-day curves pdscaler-trend (without the daily seasonal forecast).
 #
-# Usage: tests/bench/policy_bench.sh [BUILD_DIR] [azure|servegen|all]   (JSON and HTML to $OUT or /tmp)
+# - azure-pooled: the Azure cases again with one pooled prefill queue (--prefill-queue pooled, as
+#   Dynamo's global prefill queue) instead of each request sent to an engine at arrival.
+#
+# Usage: tests/bench/policy_bench.sh [BUILD_DIR] [azure|azure-pooled|servegen|all]
+#        (JSON and HTML to $OUT or /tmp)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-$root/build}/bin/pdscaler
@@ -31,17 +35,19 @@ spec=$root/crds/examples/llama33-70b-h100.yaml
 policies=(--policy best-static --policy clairvoyant --policy paper --policy hpa --policy dynamo --policy dynamo-load
           --policy dopd --policy pdscaler)
 
-if [ "$what" = azure ] || [ "$what" = all ]; then
+azure() {  # $1: per-engine | pooled (the prefill queue), $2: file name suffix
   for trace in azure2023_conv azure2023_code; do
     for cold in 60s 300s; do
-      echo "== $trace.csv, rate x16, cold start $cold, interval 15s, $seeds seeds"
+      echo "== $trace.csv, rate x16, cold start $cold, interval 15s, prefill queue $1, $seeds seeds"
       "$bin" simulate -f "$spec" --trace "$data/traces/$trace.csv" --rate-scale 16 --cold-start "$cold" \
-        --seeds "$seeds" "${policies[@]}" --json "$out/policy-$trace-$cold.json" \
-        --html "$out/policy-$trace-$cold.html" 2>/dev/null
+        --prefill-queue "$1" --seeds "$seeds" "${policies[@]}" --json "$out/policy-$trace-$cold$2.json" \
+        --html "$out/policy-$trace-$cold$2.html" 2>/dev/null
       echo
     done
   done
-fi
+}
+if [ "$what" = azure ] || [ "$what" = all ]; then azure per-engine ""; fi
+if [ "$what" = azure-pooled ] || [ "$what" = all ]; then azure pooled -pooled; fi
 
 if [ "$what" = servegen ] || [ "$what" = all ]; then
   tmp=$(mktemp -d)

@@ -106,6 +106,51 @@ TEST(Simulator, DrainingInstancesFinishTheirWork) {
   EXPECT_EQ(r.summary.completed, t.requests.size());  // nothing lost on scale-down
 }
 
+TEST(Simulator, PooledPrefillEqualsLeastLoadedDispatchOnAFixedFleet) {
+  // One instance per data-parallel group: sending a request at arrival to the engine with the
+  // least work left starts it when the first engine frees up, as one shared FCFS queue would.
+  Trace t = poisson({{0, 14, false}}, 600, LengthModel::lognormal(6144, 512, 0.5, 0.5), 21);
+  StaticPolicy a(3, 4), b(3, 4);
+  FleetConfig per_engine = paper_fleet(3, 4), pooled = paper_fleet(3, 4);
+  pooled.pooled_prefill = true;
+  const SimResult x = simulate(t, per_engine, a), y = simulate(t, pooled, b);
+  ASSERT_GT(x.summary.ttft.p99, 1.5 * x.summary.ttft.p50) << "the load should queue";
+  EXPECT_NEAR(y.summary.ttft.mean, x.summary.ttft.mean, 1e-9);
+  EXPECT_NEAR(y.summary.ttft.p99, x.summary.ttft.p99, 1e-9);
+  EXPECT_EQ(y.summary.slo_met, x.summary.slo_met);
+}
+
+TEST(Simulator, APooledPrefillQueueLetsANewInstanceServeTheRequestsAlreadyWaiting) {
+  // 600 prompts at once on one prefill instance (about 130 s of work); a second one asked for at
+  // the first tick serves 10 s later. Dispatched at arrival, every prompt waits on the first
+  // engine; pooled, the second takes its share of those still waiting. Then back to one.
+  std::vector<double> at(600, 0.0);
+  const Trace t = fixed(at, 6144, 16);
+  const double s = 6144 / 28300.0;
+  auto run = [&](bool pooled, int data_parallel = 1) {
+    Scripted p({{0, {1, 1}}, {15, {2, 1}}, {90, {1, 1}}});
+    FleetConfig c = paper_fleet(1, 1);
+    c.model.prefill.data_parallel_size = data_parallel;
+    c.cold_start_s = 10;
+    c.pooled_prefill = pooled;
+    return simulate(t, c, p).summary;
+  };
+  const Summary per_engine = run(false), pooled = run(true);
+  // Two data-parallel groups per instance (each at half its throughput) pull from the shared
+  // queue slot by slot: the same capacity, so about the same waits.
+  const Summary pooled_dp = run(true, 2);
+  EXPECT_EQ(pooled_dp.completed, 600u);
+  EXPECT_NEAR(pooled_dp.ttft.mean, pooled.ttft.mean, 0.05 * pooled.ttft.mean);
+  ASSERT_EQ(per_engine.completed, 600u);
+  ASSERT_EQ(pooled.completed, 600u);  // nothing lost when the second instance drains
+  EXPECT_NEAR(per_engine.ttft.mean, 0.1 + s * 601 / 2, 1e-6);
+  // From t = 25 s two instances share what is left: the last first token comes about halfway
+  // through the remaining work sooner.
+  const double left = 600 * s - 25;
+  EXPECT_NEAR(pooled.ttft.p999, 25 + left / 2 + 0.1, 2.0);
+  EXPECT_LT(pooled.ttft.mean, 0.8 * per_engine.ttft.mean);
+}
+
 TEST(Simulator, IsDeterministic) {
   Trace t = poisson({{0, 12, false}}, 600, LengthModel::fixed(6144, 512), 11);
   auto pol1 = make_hpa_policy(testing::paper_example());

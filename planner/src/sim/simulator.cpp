@@ -278,12 +278,46 @@ class Engine {
     route_prefill(r);
   }
 
+  // Pooled: the ready instance with a free slot and nothing queued of its own (the least loaded
+  // of them); -1 if every one is busy, and the request waits in the shared queue.
+  int free_prefill() const {
+    int best = -1;
+    double best_work = 0;
+    for (size_t i = 0; i < prefill_.size(); ++i) {
+      const auto& p = prefill_[i];
+      if (p.state != State::Ready || !p.queue.empty()) continue;
+      if (std::find(p.serving.begin(), p.serving.end(), -1) == p.serving.end()) continue;
+      const double w = remaining_work(p);
+      if (best < 0 || w < best_work) {
+        best = static_cast<int>(i);
+        best_work = w;
+      }
+    }
+    return best;
+  }
+
   void route_prefill(int r) {
-    const int i = route_to_prefill();
+    const int i = cfg_.pooled_prefill ? free_prefill() : route_to_prefill();
     if (i < 0) {
       prefill_backlog_.push_back(r);
       return;
     }
+    assign_prefill(i, r);
+  }
+
+  // Pooled: a ready instance with a free slot takes the oldest requests of the shared queue.
+  void pull_prefill(int i) {
+    if (!cfg_.pooled_prefill) return;
+    const auto& p = prefill_[static_cast<size_t>(i)];
+    while (!prefill_backlog_.empty() && p.state == State::Ready && p.queue.empty() &&
+           std::find(p.serving.begin(), p.serving.end(), -1) != p.serving.end()) {
+      const int r = prefill_backlog_.front();
+      prefill_backlog_.pop_front();
+      assign_prefill(i, r);
+    }
+  }
+
+  void assign_prefill(int i, int r) {
     auto& p = prefill_[static_cast<size_t>(i)];
     const Flight& f = flights_[static_cast<size_t>(r)];
     p.work += f.service;
@@ -315,6 +349,7 @@ class Engine {
     f.prefill = i;
     push(now_ + ttft_overhead_s(m_, f.input), Kind::FirstToken, r, 0);
     start_prefill(i);
+    pull_prefill(i);
     if (p.state == State::Draining && idle(p)) set_state(p, State::Gone, held_prefill_);
   }
 
@@ -474,6 +509,7 @@ class Engine {
       auto& p = prefill_[static_cast<size_t>(i)];
       if (p.state != State::Starting) return;
       set_state(p, State::Ready, held_prefill_);
+      if (cfg_.pooled_prefill) return pull_prefill(i);
       std::deque<int> backlog;
       backlog.swap(prefill_backlog_);
       for (int r : backlog) route_prefill(r);
@@ -552,6 +588,7 @@ class Engine {
       t.decode = std::max(t.decode, 1);
     }
     resize(prefill_, t.prefill, held_prefill_, [this] { add_prefill(false); });
+    for (size_t i = 0; cfg_.pooled_prefill && i < prefill_.size(); ++i) pull_prefill(static_cast<int>(i));  // back from draining
     resize(decode_, t.decode, held_decode_, [this] { add_decode(false); });
     push(now_ + interval_, Kind::Tick, 0, 0);
   }

@@ -52,6 +52,11 @@ struct FleetConfig {
   double max_overrun_s = 3600;  // stop this long after the load's end even if work remains
   Routing prefill_routing = Routing::LeastLoaded;
   Routing decode_routing = Routing::LeastLoaded;
+  // Prefill requests wait in one shared FCFS queue that instances with a free slot pull from
+  // (Dynamo's global prefill queue), so an instance that starts after a burst serves the requests
+  // already waiting; off, each request is sent to an engine at arrival (prefill_routing) and
+  // waits in that engine's queue, as behind vLLM's and SGLang's routers. The exact simulation only.
+  bool pooled_prefill = false;
   EngineConfig engine;
   double bin_s = 1;        // WindowStats::arrival_bins width
   uint64_t seed = 1;       // random routing (and the fluid simulation's arrival counts)
