@@ -184,22 +184,31 @@ double Forecaster::forecast(double horizon_s, double z) const {
 }
 
 int Stabilizer::apply(double t_s, int recommended, double exact, int current) {
-  // A need within the dead band of the next count down is not a reason to scale down.
-  int rec = recommended;
-  if (rec < current && current > 0 && exact > (current - 1) * (1 - c_.dead_band)) rec = current;
-  remember(t_s, rec);
-  if (rec > current) {
-    if (c_.max_step_up > 0) return std::min(rec, current + c_.max_step_up);
-    return rec;
+  remember(t_s, recommended, exact);
+  if (recommended > current) {
+    if (c_.max_step_up > 0) return std::min(recommended, current + c_.max_step_up);
+    return recommended;
   }
-  int highest = rec;
-  for (const auto& [t, r] : history_) highest = std::max(highest, r);
-  return std::min(current, highest);
+  // Down only to the highest recommendation of the window, and with room above the window's
+  // highest need for the needs' own spread in it (highest minus mean), so that a need hovering
+  // just under a count does not scale down and straight back up. The room is at most the dead
+  // band of that need, and the whole band while the window holds too few needs to show a spread.
+  int highest = recommended;
+  double top = exact, sum = 0;
+  for (const auto& h : history_) {
+    highest = std::max(highest, h.recommended);
+    top = std::max(top, h.need);
+    sum += h.need;
+  }
+  double room = c_.dead_band * top;
+  if (history_.size() >= 4) room = std::min(room, top - sum / static_cast<double>(history_.size()));
+  const int floor = static_cast<int>(std::ceil(top + room - 1e-9));
+  return std::min(current, std::max(highest, floor));
 }
 
-void Stabilizer::remember(double t_s, int recommended) {
-  history_.emplace_back(t_s, recommended);
-  while (!history_.empty() && history_.front().first < t_s - c_.scale_down_window_s) history_.pop_front();
+void Stabilizer::remember(double t_s, int recommended, double need) {
+  history_.push_back({t_s, recommended, need});
+  while (!history_.empty() && history_.front().t_s < t_s - c_.scale_down_window_s) history_.pop_front();
 }
 
 double Calibrator::solve(const std::function<double(double)>& predicted, double observed, double lo, double hi) {
@@ -313,8 +322,8 @@ void Autoscaler::restore(const std::vector<HistoryPoint>& h, const std::optional
   for (const auto& p : h) {
     if (!history_.empty() && p.t_s <= history_.back().t_s) continue;  // out of order: not ours
     rate_.observe(p.t_s, p.requests_per_s);
-    prefill_.remember(p.t_s, p.prefill);
-    decode_.remember(p.t_s, p.decode);
+    prefill_.remember(p.t_s, p.prefill, p.prefill);
+    decode_.remember(p.t_s, p.decode, p.decode);
     record(p);
   }
   if (c) calibrator_.restore(*c);
@@ -338,8 +347,8 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   if (history_.empty()) {
     // A policy with no past (a new PDDeployment, or history lost): what the workloads have counts
     // as recommended now, so a scale-down waits a full window as it would after any change.
-    prefill_.remember(s.t_s, current_prefill);
-    decode_.remember(s.t_s, current_decode);
+    prefill_.remember(s.t_s, current_prefill, current_prefill);
+    decode_.remember(s.t_s, current_decode, current_decode);
   }
   rate_.observe(s.t_s, s.requests_per_s);
   peaks_.observe(s.t_s, s.requests_per_s);

@@ -113,22 +113,30 @@ class SeasonalForecaster {
 struct StabilizerConfig {
   double scale_down_window_s = 300;  // scale down only to the highest recommendation in it
   int max_step_up = 0;               // most replicas added at once; 0 = no limit
-  double dead_band = 0.1;            // scale down only if need <= (n-1) * (1 - dead_band) ... of one fewer
+  double dead_band = 0.1;            // most room kept above the window's highest need, as a share of it
 };
 
-// Per role: scale up at once (within the step limit), scale down only after the window, on the
-// highest recommendation seen in it, and not for a need within the dead band of the current count.
+// Per role: scale up at once (within the step limit); scale down only to the highest
+// recommendation of the window, and to no count that leaves less room above the window's highest
+// need than the needs' own spread in it (highest minus mean, at most dead_band of that need: a
+// steady need gets its own count, one that hovers keeps the room it swings through).
 class Stabilizer {
  public:
   explicit Stabilizer(StabilizerConfig c = {}) : c_(c) {}
   // `recommended` replicas with `exact` need (fractional); `current` what the workload has.
   int apply(double t_s, int recommended, double exact, int current);
-  // A recommendation made before a restart, so the scale-down window covers it.
-  void remember(double t_s, int recommended);
+  // A recommendation made before a restart (with the need it was made for; the count itself when
+  // that is not known), so the scale-down window covers it.
+  void remember(double t_s, int recommended, double need);
 
  private:
+  struct Seen {
+    double t_s;
+    int recommended;
+    double need;
+  };
   StabilizerConfig c_;
-  std::deque<std::pair<double, int>> history_;
+  std::deque<Seen> history_;
 };
 
 // Online calibration: the declared profiles were measured on a bench; the running fleet may be
