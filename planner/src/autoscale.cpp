@@ -298,7 +298,20 @@ void Calibrator::observe(const PlanInput& at_load, const CalibrationWindow& w) {
 
 Autoscaler::Autoscaler(PlanInput spec, AutoscalerConfig cfg)
     : spec_(std::move(spec)), cfg_(cfg), prefill_(cfg.stabilizer), decode_(cfg.stabilizer),
-      calibrator_(cfg.calibration) {}
+      calibrator_(cfg.calibration) {
+  set_startup_s(cfg.startup_s);
+}
+
+double Autoscaler::scale_down_window_s() const {
+  const double w = cfg_.stabilizer.scale_down_window_s;
+  return cfg_.window_covers_startup ? std::max(w, cfg_.startup_s) : w;
+}
+
+void Autoscaler::set_startup_s(double s) {
+  cfg_.startup_s = s;
+  prefill_.set_window(scale_down_window_s());
+  decode_.set_window(scale_down_window_s());
+}
 
 void Autoscaler::seed_seasonal(const std::vector<std::pair<double, double>>& points) {
   for (const auto& [t, r] : points) season_.observe(t, r);
@@ -312,7 +325,7 @@ void Autoscaler::hold(double t_s, int current_prefill, int current_decode) {
 void Autoscaler::record(const HistoryPoint& p) {
   // Enough to cover the scale-down window and to warm the forecaster up again (its trend and
   // error spread need more than a handful of points), and no more.
-  const double keep_s = std::max(cfg_.stabilizer.scale_down_window_s, kHistory * cfg_.interval_s);
+  const double keep_s = std::max(scale_down_window_s(), kHistory * cfg_.interval_s);
   history_.push_back(p);
   while (history_.size() > kHistory || (!history_.empty() && history_.front().t_s < p.t_s - keep_s))
     history_.pop_front();
@@ -383,7 +396,7 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   if (cfg_.envelope_quantile > 0) {
     // Bursts are remembered for two horizons (one to notice, one to have the instances back),
     // and at least the scale-down window.
-    const double memory = std::max(cfg_.stabilizer.scale_down_window_s, 2 * horizon);
+    const double memory = std::max(scale_down_window_s(), 2 * horizon);
     const double env = peaks_.envelope(horizon, memory, cfg_.envelope_quantile);
     if (env > out.provisioned_rate) {
       out.provisioned_rate = env;

@@ -283,7 +283,7 @@ TEST(SpecCodec, MetricsSection) {
   EXPECT_EQ(d->metrics->prefill_selector, "job=\"p\"");
   EXPECT_DOUBLE_EQ(d->metrics->window_s, 120);
   EXPECT_DOUBLE_EQ(d->metrics->startup_s, 90);
-  EXPECT_DOUBLE_EQ(d->metrics->scale_down_window_s, 0);
+  EXPECT_EQ(d->metrics->scale_down_window_s, 0.0);
   const FieldError url = first_error(replace(with, "http://prom:9090/", "prom:9090"));
   EXPECT_EQ(url.path, "spec.metrics.prometheus.url");
   const FieldError braces = first_error(replace(with, "prefillSelector: 'job=\"p\"'", "prefillSelector: '{job=\"p\"}'"));

@@ -56,6 +56,31 @@ TEST(Stabilizer, AHoveringNeedKeepsRoomForItsSpread) {
   EXPECT_EQ(n, 4);
 }
 
+TEST(Autoscaler, TheScaleDownWindowCoversTheStartUpTime) {
+  AutoscalerConfig c = testing::autoscaler_config(600, 60, 0);
+  EXPECT_DOUBLE_EQ(Autoscaler(testing::paper_example(), c).scale_down_window_s(), 600);
+  c.startup_s = 60;
+  Autoscaler a(testing::paper_example(), c);
+  EXPECT_DOUBLE_EQ(a.scale_down_window_s(), 300);
+  a.set_startup_s(900);  // measured on the cluster
+  EXPECT_DOUBLE_EQ(a.scale_down_window_s(), 900);
+  c.window_covers_startup = false;  // spec.metrics.scaleDownWindow set
+  EXPECT_DOUBLE_EQ(Autoscaler(testing::paper_example(), c).scale_down_window_s(), 300);
+
+  // A fleet of 8 at a load 2 serve: with a 600 s start-up it holds for 600 s, not 300.
+  c = testing::autoscaler_config(600, 60, 0);
+  c.envelope_quantile = 0;
+  Autoscaler b(testing::paper_example(), c);
+  int p = 8;
+  double t = 0;
+  for (; t <= 540; t += 60) {
+    p = b.step(testing::load_at(t, 2, 6144, 512), p, 8).prefill;
+    EXPECT_EQ(p, 8) << t;
+  }
+  for (; t <= 720; t += 60) p = b.step(testing::load_at(t, 2, 6144, 512), p, 8).prefill;
+  EXPECT_LT(p, 8);
+}
+
 TEST(Forecaster, FollowsATrendAhead) {
   Forecaster f;
   for (int i = 0; i <= 20; ++i) f.observe(i * 15.0, 10 + i * 1.5);  // +0.1 req/s per second

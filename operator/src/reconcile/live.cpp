@@ -6,7 +6,10 @@ planner::AutoscalerConfig autoscaler_config(const api::MetricsSpec& m) {
   planner::AutoscalerConfig c;
   c.startup_s = m.startup_s;
   c.interval_s = m.evaluation_interval_s;
-  c.stabilizer.scale_down_window_s = m.scale_down_window_s;
+  if (m.scale_down_window_s) {
+    c.stabilizer.scale_down_window_s = *m.scale_down_window_s;
+    c.window_covers_startup = false;  // as set
+  }
   c.calibration.enabled = m.calibration.enabled;
   c.calibration.max_correction = m.calibration.max_correction;
   c.calibration.min_requests = m.calibration.min_requests;

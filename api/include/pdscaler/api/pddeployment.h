@@ -86,7 +86,7 @@ struct MetricsSpec {
   double window_s = 60;
   double evaluation_interval_s = 15;
   double startup_s = 60;            // how far ahead to provision: pod start-up time
-  double scale_down_window_s = 300;
+  std::optional<double> scale_down_window_s;  // absent: 5 minutes, or the start-up time when longer
   double ttft_percentile = 0;       // from spec.slo: the observed TTFT is also read at it
   bool operator==(const MetricsSpec&) const = default;
 };

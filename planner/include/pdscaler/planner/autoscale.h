@@ -128,6 +128,7 @@ class Stabilizer {
   // A recommendation made before a restart (with the need it was made for; the count itself when
   // that is not known), so the scale-down window covers it.
   void remember(double t_s, int recommended, double need);
+  void set_window(double s) { c_.scale_down_window_s = s; }
 
  private:
   struct Seen {
@@ -223,6 +224,10 @@ struct AutoscalerConfig {
   // last max(scale-down window, 2 horizons); 0 turns it off.
   double envelope_quantile = 0.8;
   StabilizerConfig stabilizer;
+  // The scale-down window covers at least the start-up time: capacity given up is not back
+  // sooner than that, so a need the window has not seen for a start-up time is the only safe
+  // reason to drop it. Off when the window was set explicitly (spec.metrics.scaleDownWindow).
+  bool window_covers_startup = true;
   CalibrationConfig calibration;
 };
 
@@ -260,7 +265,10 @@ class Autoscaler {
   Autoscaler(PlanInput spec, AutoscalerConfig cfg);
   Recommendation step(const LoadSample& s, int current_prefill, int current_decode);
   // The start-up time to look ahead over, once measured on the cluster.
-  void set_startup_s(double s) { cfg_.startup_s = s; }
+  void set_startup_s(double s);
+  // The scale-down window in use: the configured one, or the start-up time when that is longer
+  // (AutoscalerConfig::window_covers_startup).
+  double scale_down_window_s() const;
   // Past rates (time, requests/s) the autoscaler did not observe itself, e.g. a day read from
   // Prometheus at start-up, for the seasonal forecast.
   void seed_seasonal(const std::vector<std::pair<double, double>>& points);
