@@ -142,8 +142,9 @@ int main(int argc, char** argv) {
 
   sim_cmd->add_option("--prefill-queue", so.prefill_queue,
                       "per-engine (each request sent to an engine at arrival, as vLLM's and SGLang's routers do) | "
-                      "pooled (one shared queue the prefill instances pull from, as Dynamo's; exact fidelity only)")
-      ->check(CLI::IsMember({"per-engine", "pooled"}))->capture_default_str();
+                      "pooled (one shared queue the prefill instances pull from, as Dynamo's; always, with --fidelity fluid)")
+      ->check(CLI::IsMember({"per-engine", "pooled"}))->capture_default_str()
+      ->each([&so](const std::string&) { so.prefill_queue_given = true; });
   sim_cmd->add_option("--fidelity", so.fidelity,
                       "exact (every request) | fluid (fast approximation for long loads: fluid queues, the tail model)")
       ->check(CLI::IsMember({"exact", "fluid"}))->capture_default_str();

@@ -268,8 +268,9 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
   base.fluid = o.fidelity == "fluid";
   base.fluid_step_s = o.fluid_step;
   base.pooled_prefill = o.prefill_queue == "pooled";
-  if (base.pooled_prefill && base.fluid) {
-    err << "pdscaler: --prefill-queue pooled needs --fidelity exact (the fluid approximation does not place requests on engines)\n";
+  if (base.fluid && !o.prefill_queue_given && !base.pooled_prefill) base.pooled_prefill = true;
+  if (base.fluid && !base.pooled_prefill) {
+    err << "pdscaler: --prefill-queue per-engine needs --fidelity exact (the fluid approximation's prefill queue is pooled)\n";
     return kExitBadInput;
   }
   sim::ClairvoyantConfig cc;
@@ -383,7 +384,8 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
                          ? std::string(routing_name(m.prefill.routing))
                          : fmt::format("prefill {}, decode {}", routing_name(m.prefill.routing), routing_name(m.decode.routing));
   std::vector<std::string> mech;
-  if (base.pooled_prefill) settings.routing += " (prefill from one pooled queue)";
+  if (base.pooled_prefill)
+    settings.routing = fmt::format("prefill from one pooled queue, decode {}", routing_name(m.decode.routing));
   if (*gap > 0) mech.push_back("decode step gap " + api::format_duration(*gap));
   if (base.engine.separate_admission)
     mech.push_back("separate admission (" + (o.admission_time == "step" ? std::string("a forward pass")

@@ -47,6 +47,7 @@ struct SimulateOptions {
   std::string admission = "merged";      // merged | separate
   std::string admission_time = "step";   // a duration, or "step" (a forward pass over the admitted)
   std::string prefill_queue = "per-engine";  // per-engine | pooled (sim::FleetConfig::pooled_prefill)
+  bool prefill_queue_given = false;          // on the command line (fluid runs are pooled otherwise)
   std::string fidelity = "exact";   // exact (every request) | fluid (fast, approximate: long loads)
   int fluid_step = 1;               // seconds per fluid step
 };

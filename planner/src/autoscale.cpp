@@ -202,8 +202,11 @@ int Stabilizer::apply(double t_s, int recommended, double exact, int current) {
   }
   double room = c_.dead_band * top;
   if (history_.size() >= 4) room = std::min(room, top - sum / static_cast<double>(history_.size()));
-  const int floor = static_cast<int>(std::ceil(top + room - 1e-9));
-  return std::min(current, std::max(highest, floor));
+  // Counted as the planner counts (so a fleet settles on the same count from above and below);
+  // a need that is not a finite number is no reason to scale down.
+  const double want = c_.nearest ? std::round(top + room) : std::ceil(top + room - 1e-9);
+  if (!(want < current)) return current;
+  return std::min(current, std::max(highest, static_cast<int>(std::max(0.0, want))));
 }
 
 void Stabilizer::remember(double t_s, int recommended, double need) {
@@ -297,9 +300,16 @@ void Calibrator::observe(const PlanInput& at_load, const CalibrationWindow& w) {
 }
 
 Autoscaler::Autoscaler(PlanInput spec, AutoscalerConfig cfg)
-    : spec_(std::move(spec)), cfg_(cfg), prefill_(cfg.stabilizer), decode_(cfg.stabilizer),
+    : spec_(std::move(spec)), cfg_(cfg), prefill_(stabilizer_config(spec_, cfg)),
+      decode_(stabilizer_config(spec_, cfg)),
       calibrator_(cfg.calibration) {
   set_startup_s(cfg.startup_s);
+}
+
+StabilizerConfig Autoscaler::stabilizer_config(const PlanInput& spec, const AutoscalerConfig& cfg) {
+  StabilizerConfig c = cfg.stabilizer;
+  c.nearest = spec.rounding == Rounding::Nearest && !spec.slo.attainment;
+  return c;
 }
 
 double Autoscaler::scale_down_window_s() const {

@@ -336,7 +336,7 @@ TEST_F(Cli, SimulateBadInputExitsTwo) {
            {"--target-attainment 0", "--target-attainment"},
            {"--routing magic", "--routing"},
            {"--prefill-queue shared", "--prefill-queue"},
-           {"--prefill-queue pooled --fidelity fluid", "--prefill-queue"},
+           {"--prefill-queue per-engine --fidelity fluid", "--prefill-queue"},
            {"--admission sometimes", "--admission"},
            {"--admission-time soon", "--admission-time"},
            {"--decode-step-gap -1ms", "--decode-step-gap"},

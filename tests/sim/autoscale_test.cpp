@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "pdscaler/planner/autoscale.h"
 #include "planner/fixtures.h"
@@ -54,6 +55,15 @@ TEST(Stabilizer, AHoveringNeedKeepsRoomForItsSpread) {
   int n = 5;
   for (int i = 0; i < 22; ++i, t += 15) n = s.apply(t, 4, 3.5, n);
   EXPECT_EQ(n, 4);
+}
+
+TEST(Stabilizer, CountsAsThePlannerRoundsAndHoldsOnANeedThatIsNotANumber) {
+  Stabilizer nearest({0, 0, 0.1, /*nearest=*/true});
+  EXPECT_EQ(nearest.apply(0, 8, 8.3, 10), 9);  // 8.3 + room 0.83, to the nearest: 9 (up: 10)
+  EXPECT_EQ(nearest.apply(15, 8, 8.3, 9), 9);
+  Stabilizer s({0, 0, 0.1});
+  EXPECT_EQ(s.apply(0, 3, std::nan(""), 10), 10);
+  EXPECT_EQ(s.apply(15, 3, std::numeric_limits<double>::infinity(), 10), 10);
 }
 
 TEST(Autoscaler, TheScaleDownWindowCoversTheStartUpTime) {

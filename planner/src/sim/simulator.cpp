@@ -545,12 +545,20 @@ class Engine {
     w.decode_ready = count(decode_, State::Ready);
     w.decode_starting = count(decode_, State::Starting);
     w.prefill_waiting = static_cast<int>(prefill_backlog_.size());
-    for (int r : prefill_backlog_) w.prefill_backlog_s += flights_[static_cast<size_t>(r)].service;
+    double shared_tokens = 0;  // a pooled queue's, shown as an equal share on each ready instance
+    for (int r : prefill_backlog_) {
+      const Flight& f = flights_[static_cast<size_t>(r)];
+      w.prefill_backlog_s += f.service;
+      shared_tokens += f.input * (1 - m_.workload.prefix_cache_hit_rate);
+    }
+    const int ready_prefill = count(prefill_, State::Ready);
+    const double share = cfg_.pooled_prefill && ready_prefill > 0 ? shared_tokens / ready_prefill : 0;
     for (const auto& p : prefill_) {
       if (p.state == State::Gone || p.state == State::Starting) continue;
       w.prefill_waiting += static_cast<int>(p.queue.size());
       w.prefill_backlog_s += remaining_work(p);
-      w.prefill_instances.push_back({p.state == State::Ready, p.tokens, p.first_tokens, p.ttft_sum});
+      w.prefill_instances.push_back({p.state == State::Ready, p.tokens + (p.state == State::Ready ? share : 0),
+                                     p.first_tokens, p.ttft_sum});
     }
     w.decode_waiting = static_cast<int>(decode_backlog_.size());
     for (const auto& d : decode_) {

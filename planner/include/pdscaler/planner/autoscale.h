@@ -114,6 +114,7 @@ struct StabilizerConfig {
   double scale_down_window_s = 300;  // scale down only to the highest recommendation in it
   int max_step_up = 0;               // most replicas added at once; 0 = no limit
   double dead_band = 0.1;            // most room kept above the window's highest need, as a share of it
+  bool nearest = false;              // counts round to the nearest (spec rounding Nearest), not up
 };
 
 // Per role: scale up at once (within the step limit); scale down only to the highest
@@ -269,6 +270,7 @@ class Autoscaler {
   // The scale-down window in use: the configured one, or the start-up time when that is longer
   // (AutoscalerConfig::window_covers_startup).
   double scale_down_window_s() const;
+  static StabilizerConfig stabilizer_config(const PlanInput& spec, const AutoscalerConfig& cfg);
   // Past rates (time, requests/s) the autoscaler did not observe itself, e.g. a day read from
   // Prometheus at start-up, for the seasonal forecast.
   void seed_seasonal(const std::vector<std::pair<double, double>>& points);
