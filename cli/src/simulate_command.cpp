@@ -267,8 +267,8 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
   base.engine.admission_s = *admission_s;
   base.fluid = o.fidelity == "fluid";
   base.fluid_step_s = o.fluid_step;
-  base.pooled_prefill = o.prefill_queue == "pooled";
-  if (base.fluid && !o.prefill_queue_given && !base.pooled_prefill) base.pooled_prefill = true;
+  // The fluid approximation's prefill queue is pooled: its default, and the only one it has.
+  base.pooled_prefill = o.prefill_queue == "pooled" || (base.fluid && !o.prefill_queue_given);
   if (base.fluid && !base.pooled_prefill) {
     err << "pdscaler: --prefill-queue per-engine needs --fidelity exact (the fluid approximation's prefill queue is pooled)\n";
     return kExitBadInput;
@@ -383,9 +383,9 @@ int run_simulate(const SimulateOptions& o, std::ostream& out, std::ostream& err)
   settings.routing = m.prefill.routing == m.decode.routing
                          ? std::string(routing_name(m.prefill.routing))
                          : fmt::format("prefill {}, decode {}", routing_name(m.prefill.routing), routing_name(m.decode.routing));
-  std::vector<std::string> mech;
   if (base.pooled_prefill)
     settings.routing = fmt::format("prefill from one pooled queue, decode {}", routing_name(m.decode.routing));
+  std::vector<std::string> mech;
   if (*gap > 0) mech.push_back("decode step gap " + api::format_duration(*gap));
   if (base.engine.separate_admission)
     mech.push_back("separate admission (" + (o.admission_time == "step" ? std::string("a forward pass")

@@ -278,15 +278,19 @@ class Engine {
     route_prefill(r);
   }
 
-  // Pooled: the ready instance with a free slot and nothing queued of its own (the least loaded
-  // of them); -1 if every one is busy, and the request waits in the shared queue.
+  // Pooled: a ready instance with a free slot and nothing queued of its own takes from the
+  // shared queue.
+  static bool takes_pooled(const PrefillInst& p) {
+    return p.state == State::Ready && p.queue.empty() && std::find(p.serving.begin(), p.serving.end(), -1) != p.serving.end();
+  }
+  // The least loaded instance that takes a pooled request now; -1 if every one is busy, and the
+  // request waits in the shared queue.
   int free_prefill() const {
     int best = -1;
     double best_work = 0;
     for (size_t i = 0; i < prefill_.size(); ++i) {
       const auto& p = prefill_[i];
-      if (p.state != State::Ready || !p.queue.empty()) continue;
-      if (std::find(p.serving.begin(), p.serving.end(), -1) == p.serving.end()) continue;
+      if (!takes_pooled(p)) continue;
       const double w = remaining_work(p);
       if (best < 0 || w < best_work) {
         best = static_cast<int>(i);
@@ -305,12 +309,11 @@ class Engine {
     assign_prefill(i, r);
   }
 
-  // Pooled: a ready instance with a free slot takes the oldest requests of the shared queue.
+  // Pooled: instance i takes the oldest requests of the shared queue while it has a free slot.
   void pull_prefill(int i) {
     if (!cfg_.pooled_prefill) return;
     const auto& p = prefill_[static_cast<size_t>(i)];
-    while (!prefill_backlog_.empty() && p.state == State::Ready && p.queue.empty() &&
-           std::find(p.serving.begin(), p.serving.end(), -1) != p.serving.end()) {
+    while (!prefill_backlog_.empty() && takes_pooled(p)) {
       const int r = prefill_backlog_.front();
       prefill_backlog_.pop_front();
       assign_prefill(i, r);

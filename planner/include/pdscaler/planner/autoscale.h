@@ -270,7 +270,6 @@ class Autoscaler {
   // The scale-down window in use: the configured one, or the start-up time when that is longer
   // (AutoscalerConfig::window_covers_startup).
   double scale_down_window_s() const;
-  static StabilizerConfig stabilizer_config(const PlanInput& spec, const AutoscalerConfig& cfg);
   // Past rates (time, requests/s) the autoscaler did not observe itself, e.g. a day read from
   // Prometheus at start-up, for the seasonal forecast.
   void seed_seasonal(const std::vector<std::pair<double, double>>& points);
@@ -292,6 +291,8 @@ class Autoscaler {
   // weigh alike); a change of bounds starts over.
   void smooth_histogram(const std::vector<std::pair<double, double>>& cumulative, double a);
   void record(const HistoryPoint& p);
+  // The configured stabiliser, counting as the spec's rounding does.
+  static StabilizerConfig stabilizer_config(const PlanInput& spec, const AutoscalerConfig& cfg);
   PlanInput spec_;
   AutoscalerConfig cfg_;
   Forecaster rate_;

@@ -55,7 +55,8 @@ struct FleetConfig {
   // Prefill requests wait in one shared FCFS queue that instances with a free slot pull from
   // (Dynamo's global prefill queue), so an instance that starts after a burst serves the requests
   // already waiting; off, each request is sent to an engine at arrival (prefill_routing) and
-  // waits in that engine's queue, as behind vLLM's and SGLang's routers. The exact simulation only.
+  // waits in that engine's queue, as behind vLLM's and SGLang's routers. The exact simulation
+  // reads it; the fluid approximation's queue is always pooled.
   bool pooled_prefill = false;
   EngineConfig engine;
   double bin_s = 1;        // WindowStats::arrival_bins width
