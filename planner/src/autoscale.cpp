@@ -333,20 +333,47 @@ void Autoscaler::hold(double t_s, int current_prefill, int current_decode) {
 }
 
 void Autoscaler::record(const HistoryPoint& p) {
+  history_.push_back(p);
+  trim_history();
+}
+
+void Autoscaler::trim_history() {
+  if (history_.empty()) return;
   // Enough to cover the scale-down window and to warm the forecaster up again (its trend and
   // error spread need more than a handful of points), and no more.
   const double keep_s = std::max(scale_down_window_s(), kHistory * cfg_.interval_s);
-  history_.push_back(p);
-  while (history_.size() > kHistory || (!history_.empty() && history_.front().t_s < p.t_s - keep_s))
-    history_.pop_front();
+  const double newest = history_.back().t_s;
+  while (!history_.empty() && history_.front().t_s < newest - keep_s) history_.pop_front();
+  if (history_.size() <= kMaxHistory) return;
+  // Too many for the status: merge the older half in pairs. A merged point is as late as its
+  // later one and as high as its higher one, so the window holds at least what it held.
+  auto need = [](double n, int count) { return std::isfinite(n) ? n : static_cast<double>(count); };
+  std::deque<HistoryPoint> merged;
+  const std::size_t older = history_.size() / 2;
+  std::size_t i = 0;
+  for (; i + 1 < older; i += 2) {
+    const HistoryPoint& a = history_[i];
+    const HistoryPoint& b = history_[i + 1];
+    HistoryPoint m;
+    m.t_s = b.t_s;
+    m.requests_per_s = 0.5 * (a.requests_per_s + b.requests_per_s);
+    m.prefill = std::max(a.prefill, b.prefill);
+    m.decode = std::max(a.decode, b.decode);
+    m.prefill_need = std::max(need(a.prefill_need, a.prefill), need(b.prefill_need, b.prefill));
+    m.decode_need = std::max(need(a.decode_need, a.decode), need(b.decode_need, b.decode));
+    merged.push_back(m);
+  }
+  for (; i < history_.size(); ++i) merged.push_back(history_[i]);
+  history_ = std::move(merged);
 }
 
 void Autoscaler::restore(const std::vector<HistoryPoint>& h, const std::optional<CalibrationState>& c) {
+  auto need = [](double n, int count) { return std::isfinite(n) ? n : static_cast<double>(count); };
   for (const auto& p : h) {
     if (!history_.empty() && p.t_s <= history_.back().t_s) continue;  // out of order: not ours
     rate_.observe(p.t_s, p.requests_per_s);
-    prefill_.remember(p.t_s, p.prefill, p.prefill);
-    decode_.remember(p.t_s, p.decode, p.decode);
+    prefill_.remember(p.t_s, p.prefill, need(p.prefill_need, p.prefill));
+    decode_.remember(p.t_s, p.decode, need(p.decode_need, p.decode));
     record(p);
   }
   if (c) calibrator_.restore(*c);
@@ -519,10 +546,12 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   if (!out.plan.feasible) {
     out.prefill = current_prefill;
     out.decode = current_decode;
-    record({s.t_s, s.requests_per_s, current_prefill, current_decode});
+    record({s.t_s, s.requests_per_s, current_prefill, current_decode, static_cast<double>(current_prefill),
+            static_cast<double>(current_decode)});
     return out;
   }
-  record({s.t_s, s.requests_per_s, prefill_plan.prefill.replicas, decode_plan.decode.replicas});
+  record({s.t_s, s.requests_per_s, prefill_plan.prefill.replicas, decode_plan.decode.replicas,
+          prefill_plan.d.prefill_exact, decode_plan.d.decode_exact});
   out.prefill = prefill_.apply(s.t_s, prefill_plan.prefill.replicas, prefill_plan.d.prefill_exact, current_prefill);
   out.decode = decode_.apply(s.t_s, decode_plan.decode.replicas, decode_plan.d.decode_exact, current_decode);
   return out;

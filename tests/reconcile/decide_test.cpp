@@ -346,7 +346,9 @@ TEST_F(Decide, StatusCarriesCalibrationPredictionAndHistoryThatReadBack) {
   Observation o = obs(4, 4);
   o.live = live_at(12.5, text);
   o.live->generation = 1;
-  o.live->history = {{1'800'000'000, 12.5, 4, 4}, {1'800'000'015, 13.0, 5, 4}};
+  o.live->history = {{1'800'000'000, 12.5, 4, 4, 3.2, 3.9}, {1'800'000'015, 13.0, 5, 4}};
+  o.live->startup_s = 420;
+  o.live->startup_source = "measured: median creation to Ready of the newest pods (2 prefill, 2 decode)";
   o.live->recommendation->calibration = {0.9, 1.05, 12, "used"};
   o.live->recommendation->predicted_now = planner::Prediction{};
   o.live->recommendation->predicted_now->ttft_mean_s = 0.8;
@@ -358,33 +360,43 @@ TEST_F(Decide, StatusCarriesCalibrationPredictionAndHistoryThatReadBack) {
   EXPECT_EQ(m["predictedTtftSeconds"], 0.8);
   ASSERT_EQ(m["history"].size(), 2u);
   EXPECT_EQ(m["history"][1]["time"], "2027-01-15T08:00:15Z");
+  EXPECT_EQ(m["history"][0]["prefillNeed"], 3.2);
+  EXPECT_FALSE(m["history"][1].contains("prefillNeed")) << "an unknown need is left out, not written as null";
 
-  std::vector<planner::HistoryPoint> h;
-  std::optional<planner::CalibrationState> c;
-  restore_live_state(r.status, 1, h, c);
-  ASSERT_EQ(h.size(), 2u);
-  EXPECT_EQ(h[1].t_s, 1'800'000'015);
-  EXPECT_EQ(h[1].prefill, 5);
-  ASSERT_TRUE(c);
-  EXPECT_EQ(c->prefill_throughput, 0.9);
-  EXPECT_EQ(c->windows, 12);
+  SavedLiveState saved = saved_live_state(r.status, 1);
+  ASSERT_EQ(saved.history.size(), 2u);
+  EXPECT_EQ(saved.history[1].t_s, 1'800'000'015);
+  EXPECT_EQ(saved.history[1].prefill, 5);
+  EXPECT_EQ(saved.history[0].prefill_need, 3.2);
+  EXPECT_EQ(saved.history[0].decode_need, 3.9);
+  EXPECT_TRUE(std::isnan(saved.history[1].prefill_need)) << "no need saved: the count stands in when replayed";
+  ASSERT_TRUE(saved.calibration);
+  EXPECT_EQ(saved.calibration->prefill_throughput, 0.9);
+  EXPECT_EQ(saved.calibration->windows, 12);
+  ASSERT_TRUE(saved.measured_startup_s);
+  EXPECT_EQ(*saved.measured_startup_s, 420);
   // Another generation: the history still applies, the calibration does not.
-  h.clear();
-  c.reset();
-  restore_live_state(r.status, 2, h, c);
-  EXPECT_EQ(h.size(), 2u);
-  EXPECT_FALSE(c);
+  saved = saved_live_state(r.status, 2);
+  EXPECT_EQ(saved.history.size(), 2u);
+  EXPECT_FALSE(saved.calibration);
+  // A start-up time that came from the spec is not a measurement: the new spec's applies.
+  o.live->startup_source = "spec.metrics.startupTime (no ready pods measured yet)";
+  EXPECT_FALSE(saved_live_state(report(o, intend(o), {}, {}).status, 1).measured_startup_s);
   // A mangled status restores what it can and never throws.
   json bad = api::encode_status(r.status);
   bad["metrics"]["history"][0]["prefill"] = "many";
+  bad["metrics"]["history"][1]["decodeNeed"] = -2;
   bad["metrics"]["calibration"]["prefillThroughputFactor"] = -1;
+  bad["metrics"]["startupSeconds"] = "soon";
   std::vector<std::string> warnings;
-  h.clear();
-  restore_live_state(api::decode_status(bad, warnings), 1, h, c);
-  EXPECT_EQ(h.size(), 1u) << "the entry whose prefill does not read is dropped";
-  EXPECT_FALSE(c) << "a negative factor is not restored";
+  saved = saved_live_state(api::decode_status(bad, warnings), 1);
+  ASSERT_EQ(saved.history.size(), 1u) << "the entry whose prefill does not read is dropped";
+  EXPECT_TRUE(std::isnan(saved.history[0].decode_need)) << "a negative need is no need";
+  EXPECT_FALSE(saved.calibration) << "a negative factor is not restored";
+  EXPECT_FALSE(saved.measured_startup_s);
   EXPECT_FALSE(warnings.empty());
-  restore_live_state(api::decode_status(json("nonsense"), warnings), 1, h, c);
+  saved = saved_live_state(api::decode_status(json("nonsense"), warnings), 1);
+  EXPECT_TRUE(saved.history.empty());
 }
 
 TEST_F(Decide, StatusSetsTheObservedSharesWithinTheSloBesideThePredictedOnes) {

@@ -287,11 +287,84 @@ TEST(Autoscaler, RestoredHistoryKeepsTheScaleDownWindowAcrossARestart) {
   EXPECT_LT(fresh.step(testing::load_at(455, kRate / 2, 6144, 512), high, 8).prefill, high);
 }
 
+TEST(Autoscaler, RestoredHistoryCoversAWindowOfMoreThanFortyEvaluations) {
+  // A 15-minute start-up: the scale-down window is 15 minutes, 60 evaluations at 15 s.
+  AutoscalerConfig c = testing::autoscaler_config(900, 15, 0, {300, 0, 0.1});
+  Autoscaler before(testing::paper_example(), c);
+  for (int i = 0; i < 10; ++i) before.step(testing::load_at(i * 15.0, 2 * kRate, 6144, 512), 8, 8);
+  const int high = before.history().back().prefill;
+  // The load halves at t=150; the burst envelope keeps the high recommendation a while (to
+  // t=705), then it falls.
+  double last_high = 0;
+  for (int i = 10; i <= 100; ++i) {
+    before.step(testing::load_at(i * 15.0, kRate / 2, 6144, 512), high, 8);
+    if (before.history().back().prefill == high) last_high = i * 15.0;
+  }
+  ASSERT_GT(last_high, 500);
+  ASSERT_LT(last_high, 1500 - 600) << "the old 40-point history would have lost it";
+  std::vector<HistoryPoint> saved(before.history().begin(), before.history().end());
+  ASSERT_EQ(saved.size(), 61u) << "the whole window, not the newest 40";
+  EXPECT_EQ(saved.front().t_s, 600);
+  EXPECT_TRUE(std::isfinite(saved.front().prefill_need)) << "the need is kept beside the count";
+  EXPECT_LT(saved.back().prefill, high);
+
+  // Restarted at t=1515: the high recommendations are still inside the window, so the restored
+  // policy holds as the one that kept running does, until last_high + 900 has passed.
+  Autoscaler restored(testing::paper_example(), c);
+  restored.restore(saved, std::nullopt);
+  for (Autoscaler* a : {&before, &restored}) {
+    EXPECT_EQ(a->step(testing::load_at(1515, kRate / 2, 6144, 512), high, 8).prefill, high);
+    EXPECT_EQ(a->step(testing::load_at(last_high + 885, kRate / 2, 6144, 512), high, 8).prefill, high);
+    EXPECT_LT(a->step(testing::load_at(last_high + 915, kRate / 2, 6144, 512), high, 8).prefill, high);
+  }
+}
+
+TEST(Autoscaler, RestoreKeepsWhatTheStartUpTimeSetBeforeItNeeds) {
+  // The spec says 60 s (a 5-minute window); the operator had measured 900 s and sets it first.
+  AutoscalerConfig c = testing::autoscaler_config(900, 15, 0, {300, 0, 0.1});
+  Autoscaler before(testing::paper_example(), c);
+  for (int i = 0; i < 10; ++i) before.step(testing::load_at(i * 15.0, 2 * kRate, 6144, 512), 8, 8);
+  const int high = before.history().back().prefill;
+  for (int i = 10; i <= 80; ++i) before.step(testing::load_at(i * 15.0, kRate / 2, 6144, 512), high, 8);
+  std::vector<HistoryPoint> saved(before.history().begin(), before.history().end());
+  ASSERT_EQ(saved.front().prefill, high);
+  ASSERT_LT(saved.front().t_s, 1200 - 300) << "outside a 5-minute window";
+  Autoscaler spec_only(testing::paper_example(), testing::autoscaler_config(60, 15, 0, {300, 0, 0.1}));
+  Autoscaler restored(testing::paper_example(), testing::autoscaler_config(60, 15, 0, {300, 0, 0.1}));
+  restored.set_startup_s(900);
+  spec_only.restore(saved, std::nullopt);
+  restored.restore(saved, std::nullopt);
+  EXPECT_EQ(restored.history().size(), saved.size());
+  EXPECT_LT(spec_only.history().size(), saved.size());
+  EXPECT_EQ(restored.step(testing::load_at(1215, kRate / 2, 6144, 512), high, 8).prefill, high)
+      << "the high recommendations are inside the 900 s window";
+}
+
 TEST(Autoscaler, HistoryIsBoundedAndRestoreClampsTheCalibration) {
   Autoscaler a(testing::paper_example(), testing::autoscaler_config(60, 15, 0, {1e9, 0, 0.1}));
   for (int i = 0; i < 100; ++i) a.step(testing::load_at(i * 15.0, kRate, 6144, 512), 4, 4);
-  EXPECT_EQ(a.history().size(), Autoscaler::kHistory);
-  EXPECT_EQ(a.history().back().t_s, 99 * 15.0);
+  EXPECT_EQ(a.history().size(), 100u) << "an hour-long window keeps every evaluation in it";
+  // Beyond kMaxHistory, older points merge in pairs: never more, the newest kept as they are,
+  // and the peak of the window (a burst at t=75) still there, at a time no earlier than its own.
+  a.step(testing::load_at(100 * 15.0, 3 * kRate, 6144, 512), 4, 4);
+  const int peak = a.history().back().prefill;
+  const double peak_need = a.history().back().prefill_need;
+  for (int i = 101; i < 400; ++i) a.step(testing::load_at(i * 15.0, kRate, 6144, 512), 4, 4);
+  EXPECT_LE(a.history().size(), Autoscaler::kMaxHistory);
+  EXPECT_GT(a.history().size(), Autoscaler::kMaxHistory / 2);
+  EXPECT_EQ(a.history().back().t_s, 399 * 15.0);
+  EXPECT_EQ(a.history()[a.history().size() - 2].t_s, 398 * 15.0);
+  int highest = 0;
+  double highest_need = 0, at = 0;
+  for (const auto& p : a.history()) {
+    if (p.prefill > highest) at = p.t_s;
+    highest = std::max(highest, p.prefill);
+    highest_need = std::max(highest_need, p.prefill_need);
+  }
+  EXPECT_GT(peak, 4);
+  EXPECT_EQ(highest, peak);
+  EXPECT_EQ(highest_need, peak_need);
+  EXPECT_GE(at, 100 * 15.0);
   Autoscaler b(testing::paper_example(), testing::autoscaler_config(60, 15, 0));
   b.restore({}, CalibrationState{0.1, 9, 1, "used"});
   const Recommendation r = b.step(testing::load_at(0, kRate, 6144, 512), 4, 4);

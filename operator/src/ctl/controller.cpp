@@ -467,22 +467,27 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
     // A new spec: a new policy (its profile, SLOs or windows may have changed). The load history
     // carries over: from the policy it replaces, or after a restart from status; the calibration
     // only while the spec is the one it was learnt under.
-    std::vector<planner::HistoryPoint> history;
-    std::optional<planner::CalibrationState> calibration;
+    reconcile::SavedLiveState saved;
+    std::optional<double> startup_s;
     if (live.autoscaler) {
-      history.assign(live.autoscaler->history().begin(), live.autoscaler->history().end());
+      saved.history.assign(live.autoscaler->history().begin(), live.autoscaler->history().end());
+      if (live.state.startup_source.rfind("measured", 0) == 0) startup_s = live.state.startup_s;
     } else {
-      reconcile::restore_live_state(obs.status, generation, history, calibration);
-      if (!history.empty())
-        log_->info("{}: restored {} evaluations{} from status", key, history.size(),
-                   calibration ? " and the calibration" : "");
+      saved = reconcile::saved_live_state(obs.status, generation);
+      startup_s = saved.measured_startup_s;
+      if (!saved.history.empty())
+        log_->info("{}: restored {} evaluations{} from status", key, saved.history.size(),
+                   saved.calibration ? " and the calibration" : "");
     }
     live.autoscaler = std::make_unique<planner::Autoscaler>(d.plan, reconcile::autoscaler_config(m));
-    live.autoscaler->restore(history, calibration);
+    // The window the history was kept for: the start-up time measured before, until it is
+    // measured again at the next evaluation.
+    if (startup_s) live.autoscaler->set_startup_s(*startup_s);
+    live.autoscaler->restore(saved.history, saved.calibration);
     live.generation = generation;
     live.seasonal_seeded = false;
     live.state.generation = generation;
-    live.state.history = history;
+    live.state.history.assign(live.autoscaler->history().begin(), live.autoscaler->history().end());
   }
   if (!poller_) {
     live.state.evaluated_at = api::whole_seconds(obs.now);

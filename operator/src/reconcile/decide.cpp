@@ -178,8 +178,16 @@ api::MetricsStatus metrics_status(const LiveLoad& l, const Observation& obs) {
     m.calibration = api::CalibrationStatus{c.prefill_throughput, c.decode_tpot, c.windows,
                                            c.last.empty() ? "none yet" : c.last, l.generation};
   }
-  for (const auto& h : l.history)
-    m.history.push_back({api::whole_seconds(api::from_epoch_seconds(h.t_s)), h.requests_per_s, h.prefill, h.decode});
+  for (const auto& h : l.history) {
+    api::HistoryEntry e;
+    e.time = api::whole_seconds(api::from_epoch_seconds(h.t_s));
+    e.requests_per_s = h.requests_per_s;
+    e.prefill = h.prefill;
+    e.decode = h.decode;
+    if (std::isfinite(h.prefill_need)) e.prefill_need = h.prefill_need;
+    if (std::isfinite(h.decode_need)) e.decode_need = h.decode_need;
+    m.history.push_back(e);
+  }
   if (!l.startup_source.empty()) {
     m.startup_s = l.startup_s;
     m.startup_source = l.startup_source;

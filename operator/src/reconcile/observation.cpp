@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace pdscaler::reconcile {
 
@@ -59,16 +60,25 @@ std::optional<double> measured_startup_s(const PodSummary& prefill, const PodSum
   return out;
 }
 
-void restore_live_state(const api::PDDeploymentStatus& status, std::int64_t generation,
-                        std::vector<planner::HistoryPoint>& history,
-                        std::optional<planner::CalibrationState>& calibration) {
-  if (!status.metrics) return;
-  for (const auto& e : status.metrics->history)
-    history.push_back({api::to_epoch_seconds(e.time), e.requests_per_s, e.prefill, e.decode});
-  const auto& c = status.metrics->calibration;
+SavedLiveState saved_live_state(const api::PDDeploymentStatus& status, std::int64_t generation) {
+  SavedLiveState saved;
+  if (!status.metrics) return saved;
+  const api::MetricsStatus& m = *status.metrics;
+  const double unknown = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& e : m.history) {
+    planner::HistoryPoint p{api::to_epoch_seconds(e.time), e.requests_per_s, e.prefill, e.decode};
+    p.prefill_need = e.prefill_need && *e.prefill_need >= 0 ? *e.prefill_need : unknown;
+    p.decode_need = e.decode_need && *e.decode_need >= 0 ? *e.decode_need : unknown;
+    saved.history.push_back(p);
+  }
+  const auto& c = m.calibration;
   if (c && c->generation == generation && c->prefill_throughput_factor > 0 && c->decode_tpot_factor > 0)
-    calibration = planner::CalibrationState{c->prefill_throughput_factor, c->decode_tpot_factor, c->windows_used,
-                                            "restored after a restart"};
+    saved.calibration = planner::CalibrationState{c->prefill_throughput_factor, c->decode_tpot_factor, c->windows_used,
+                                                  "restored after a restart"};
+  if (m.startup_s && std::isfinite(*m.startup_s) && *m.startup_s > 0 && m.startup_source &&
+      m.startup_source->rfind("measured", 0) == 0)
+    saved.measured_startup_s = *m.startup_s;
+  return saved;
 }
 
 Observation observe(const api::PDDeployment& pdd, const TargetView& prefill, const TargetView& decode, api::Time now) {

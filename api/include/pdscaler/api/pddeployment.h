@@ -226,10 +226,13 @@ struct HistoryEntry {
   double requests_per_s = 0;
   int prefill = 0;  // what the model recommended, before stabilisation
   int decode = 0;
+  std::optional<double> prefill_need;  // the fractional needs the counts were rounded from
+  std::optional<double> decode_need;
   bool operator==(const HistoryEntry&) const = default;
   static constexpr auto fields =
       field_list(field("time", &HistoryEntry::time), field("requestsPerSecond", &HistoryEntry::requests_per_s),
-                 field("prefill", &HistoryEntry::prefill), field("decode", &HistoryEntry::decode));
+                 field("prefill", &HistoryEntry::prefill), field("decode", &HistoryEntry::decode),
+                 field("prefillNeed", &HistoryEntry::prefill_need), field("decodeNeed", &HistoryEntry::decode_need));
 };
 
 // status.metrics: the last load measured from Prometheus and what it was provisioned for.

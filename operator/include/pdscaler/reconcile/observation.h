@@ -111,11 +111,15 @@ struct LiveLoad {
 // newest ready pods, when there are any; nullopt otherwise.
 std::optional<double> measured_startup_s(const PodSummary& prefill, const PodSummary& decode);
 
-// What a restarted operator reads back from status.metrics: the evaluation history, and the
-// calibration when it was learnt under `generation`.
-void restore_live_state(const api::PDDeploymentStatus& status, std::int64_t generation,
-                        std::vector<planner::HistoryPoint>& history,
-                        std::optional<planner::CalibrationState>& calibration);
+// What a restarted operator reads back from status.metrics: the evaluation history, the
+// calibration when it was learnt under `generation`, and the start-up time when it was measured
+// from pods (so the restored scale-down window is the one in use before the restart).
+struct SavedLiveState {
+  std::vector<planner::HistoryPoint> history;
+  std::optional<planner::CalibrationState> calibration;
+  std::optional<double> measured_startup_s;
+};
+SavedLiveState saved_live_state(const api::PDDeploymentStatus& status, std::int64_t generation);
 
 struct Observation {
   api::ObjectMeta metadata;

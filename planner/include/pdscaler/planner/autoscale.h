@@ -10,6 +10,7 @@
 #include <cmath>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <vector>
 #include <optional>
 #include <string>
@@ -232,12 +233,16 @@ struct AutoscalerConfig {
   CalibrationConfig calibration;
 };
 
-// One evaluation, as kept across operator restarts (the newest few, covering the scale-down window).
+// One evaluation, as kept across operator restarts (the newest, covering the scale-down window).
 struct HistoryPoint {
   double t_s = 0;
   double requests_per_s = 0;
   int prefill = 0;  // what the model recommended, before stabilisation
   int decode = 0;
+  // The fractional needs those counts were rounded from (the stabiliser's room is measured on
+  // them); not a finite number where unknown (saved by an older operator): the counts stand in.
+  double prefill_need = std::numeric_limits<double>::quiet_NaN();
+  double decode_need = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct Recommendation {
@@ -277,13 +282,18 @@ class Autoscaler {
   // scale-down needs a full window of good measurements after the data comes back.
   void hold(double t_s, int current_prefill, int current_decode);
 
-  // The newest evaluations (at most kHistory, none older than the longer of the scale-down window
-  // and kHistory intervals), to save.
+  // The evaluations of the last max(scale-down window, kHistory intervals), to save. At most
+  // kMaxHistory points: beyond that (a window of more than kMaxHistory intervals) the older points
+  // are merged in pairs, each keeping the later time and the higher recommendation and need, so
+  // a restored stabiliser never sees a lower peak, nor one leaving its window sooner.
   const std::deque<HistoryPoint>& history() const { return history_; }
   static constexpr std::size_t kHistory = 40;
+  static constexpr std::size_t kMaxHistory = 240;
   // Replays saved evaluations into the forecaster and the stabilisers, and the saved calibration,
   // so a restarted operator neither forgets a trend nor scales down inside the window. Without a
   // history, the first step counts the current replicas as recommended (a full window to scale down).
+  // Call set_startup_s first where the start-up time (and so the window) is known: what restore
+  // keeps is trimmed to the window in use then.
   void restore(const std::vector<HistoryPoint>& h, const std::optional<CalibrationState>& c);
 
  private:
@@ -291,6 +301,7 @@ class Autoscaler {
   // weigh alike); a change of bounds starts over.
   void smooth_histogram(const std::vector<std::pair<double, double>>& cumulative, double a);
   void record(const HistoryPoint& p);
+  void trim_history();
   // The configured stabiliser, counting as the spec's rounding does.
   static StabilizerConfig stabilizer_config(const PlanInput& spec, const AutoscalerConfig& cfg);
   PlanInput spec_;
