@@ -313,7 +313,24 @@ double AttainmentModel::departure_scv(double rps, int prefill) const {
                              ? prefill * std::max(1, in_->prefill.data_parallel_size)
                              : std::max(1, in_->prefill.data_parallel_size);
   const double arriving = in_->prefill.routing == Routing::LeastLoaded ? ca2 : 1 + (ca2 - 1) / prefill;
-  return std::max(0.05, 1 + (1 - rho * rho) * (arriving - 1) + rho * rho * (w.service_scv - 1) / std::sqrt(servers));
+  const double interval_scv =
+      std::max(0.05, 1 + (1 - rho * rho) * (arriving - 1) + rho * rho * (w.service_scv - 1) / std::sqrt(servers));
+  // That is the gaps' dispersion, what decode sees over short windows. Decode's occupancy counts
+  // the requests that left prefill over a request's decode time, and over windows much longer
+  // than the prefill queue's relaxation time the queue can hold back nothing: the counts are as
+  // dispersed as the arrivals'. Between, weighted by the decode time T against the relaxation
+  // time r: c^2 = interval + (arrivals - interval) T / (T + r), with r = 4 / (theta (1 - rho))
+  // (theta the waiting time's decay rate; for M/M/1 this is the heavy-traffic relaxation time
+  // 4 / (mu (1 - rho)^2)) and T the mean decode steps at the TPOT target.
+  double total = 0, steps = 0;
+  for (const auto& c : output_) {
+    total += c.weight;
+    steps += c.weight * std::max(0.0, c.tokens - 1);
+  }
+  const double decode_s = total > 0 ? steps / total * in_->slo.tpot_s : 0;
+  if (!(w.theta > 0) || rho >= 1 || decode_s <= 0) return interval_scv;
+  const double relax_s = 4 / (w.theta * (1 - rho));
+  return interval_scv + (ca2 - interval_scv) * decode_s / (decode_s + relax_s);
 }
 
 DecodeFleet AttainmentModel::fleet(double rps, int n, int prefill) const {

@@ -94,8 +94,10 @@ class AttainmentModel {
   double tpot_within(double requests_per_s, int decode_replicas, int prefill_replicas, double t_s) const;
   WaitTail wait(double requests_per_s, int prefill_replicas) const;
   DecodeState decode(double requests_per_s, int decode_replicas, int prefill_replicas = 0) const;
-  // The squared CV of the gaps between requests leaving prefill (Whitt's approximation for a
-  // multi-server queue: c_d^2 = 1 + (1 - rho^2)(c_a^2 - 1) + rho^2 (c_s^2 - 1) / sqrt(c)).
+  // The dispersion of the requests leaving prefill, as decode's occupancy sees it: the gaps'
+  // squared CV (Whitt's approximation for a multi-server queue: c_d^2 = 1 + (1 - rho^2)(c_a^2 - 1)
+  // + rho^2 (c_s^2 - 1) / sqrt(c)) over short windows, moving to the arrivals' c_a^2 as a
+  // request's decode time grows past the prefill queue's relaxation time.
   double departure_scv(double requests_per_s, int prefill_replicas) const;
   // Share of all requests that can meet both targets alone on an idle fleet.
   double feasible_share() const { return feasible_share_; }
