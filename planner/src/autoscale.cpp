@@ -200,8 +200,10 @@ int Stabilizer::apply(double t_s, int recommended, double exact, int current) {
     top = std::max(top, h.need);
     sum += h.need;
   }
+  bool merged = false;
+  for (const auto& h : history_) merged = merged || h.merged;
   double room = c_.dead_band * top;
-  if (history_.size() >= 4) room = std::min(room, top - sum / static_cast<double>(history_.size()));
+  if (history_.size() >= 4 && !merged) room = std::min(room, top - sum / static_cast<double>(history_.size()));
   // Counted as the planner counts (so a fleet settles on the same count from above and below);
   // a need that is not a finite number is no reason to scale down.
   const double want = c_.nearest ? std::round(top + room) : std::ceil(top + room - 1e-9);
@@ -209,8 +211,8 @@ int Stabilizer::apply(double t_s, int recommended, double exact, int current) {
   return std::min(current, std::max(highest, static_cast<int>(std::max(0.0, want))));
 }
 
-void Stabilizer::remember(double t_s, int recommended, double need) {
-  history_.push_back({t_s, recommended, need});
+void Stabilizer::remember(double t_s, int recommended, double need, bool merged) {
+  history_.push_back({t_s, recommended, need, merged});
   while (!history_.empty() && history_.front().t_s < t_s - c_.scale_down_window_s) history_.pop_front();
 }
 
@@ -345,25 +347,32 @@ void Autoscaler::trim_history() {
   const double newest = history_.back().t_s;
   while (!history_.empty() && history_.front().t_s < newest - keep_s) history_.pop_front();
   if (history_.size() <= kMaxHistory) return;
-  // Too many for the status: merge the older half in pairs. A merged point is as late as its
-  // later one and as high as its higher one, so the window holds at least what it held.
+  // Too many for the status: merge the points of each slot of a fixed grid (aligned to absolute
+  // time, so a slot once merged stays one point and the next merge only folds new points in). A
+  // merged point is as late as its latest one and as high as its highest, so the window holds at
+  // least what it held, and no point outlives its window by more than a slot.
+  const double slot_s = std::min(keep_s, newest - history_.front().t_s) / (kMaxHistory / 2);
+  if (!(slot_s > 0)) {
+    history_.erase(history_.begin(), history_.end() - kMaxHistory);  // times that do not advance
+    return;
+  }
   auto need = [](double n, int count) { return std::isfinite(n) ? n : static_cast<double>(count); };
   std::deque<HistoryPoint> merged;
-  const std::size_t older = history_.size() / 2;
-  std::size_t i = 0;
-  for (; i + 1 < older; i += 2) {
-    const HistoryPoint& a = history_[i];
-    const HistoryPoint& b = history_[i + 1];
-    HistoryPoint m;
-    m.t_s = b.t_s;
-    m.requests_per_s = 0.5 * (a.requests_per_s + b.requests_per_s);
-    m.prefill = std::max(a.prefill, b.prefill);
-    m.decode = std::max(a.decode, b.decode);
-    m.prefill_need = std::max(need(a.prefill_need, a.prefill), need(b.prefill_need, b.prefill));
-    m.decode_need = std::max(need(a.decode_need, a.decode), need(b.decode_need, b.decode));
-    merged.push_back(m);
+  for (const HistoryPoint& p : history_) {
+    if (!merged.empty() && std::floor(merged.back().t_s / slot_s) == std::floor(p.t_s / slot_s)) {
+      HistoryPoint& m = merged.back();
+      const double n = m.evaluations + p.evaluations;
+      m.requests_per_s = (m.requests_per_s * m.evaluations + p.requests_per_s * p.evaluations) / n;
+      m.t_s = p.t_s;
+      m.prefill_need = std::max(need(m.prefill_need, m.prefill), need(p.prefill_need, p.prefill));
+      m.decode_need = std::max(need(m.decode_need, m.decode), need(p.decode_need, p.decode));
+      m.prefill = std::max(m.prefill, p.prefill);
+      m.decode = std::max(m.decode, p.decode);
+      m.evaluations += p.evaluations;
+    } else {
+      merged.push_back(p);
+    }
   }
-  for (; i < history_.size(); ++i) merged.push_back(history_[i]);
   history_ = std::move(merged);
 }
 
@@ -372,8 +381,8 @@ void Autoscaler::restore(const std::vector<HistoryPoint>& h, const std::optional
   for (const auto& p : h) {
     if (!history_.empty() && p.t_s <= history_.back().t_s) continue;  // out of order: not ours
     rate_.observe(p.t_s, p.requests_per_s);
-    prefill_.remember(p.t_s, p.prefill, need(p.prefill_need, p.prefill));
-    decode_.remember(p.t_s, p.decode, need(p.decode_need, p.decode));
+    prefill_.remember(p.t_s, p.prefill, need(p.prefill_need, p.prefill), p.evaluations > 1);
+    decode_.remember(p.t_s, p.decode, need(p.decode_need, p.decode), p.evaluations > 1);
     record(p);
   }
   if (c) calibrator_.restore(*c);

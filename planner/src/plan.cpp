@@ -245,6 +245,12 @@ AttainmentModel::AttainmentModel(const PlanInput& in) : in_(&in) {
                                             : lognormal_bands(w.output_length, 0);
     for (const auto& [weight, tokens] : out) output_.push_back({weight, std::max(1.0, tokens)});
   }
+  double total = 0, steps = 0;
+  for (const auto& c : output_) {
+    total += c.weight;
+    steps += c.weight * std::max(0.0, c.tokens - 1);
+  }
+  decode_steps_ = total > 0 ? steps / total : 0;
   max_batch_ = in.decode.tpot_by_batch.max_x();
   if (in.decode.max_batch_size) max_batch_ = std::min(max_batch_, static_cast<double>(*in.decode.max_batch_size));
   const double slack = in.slo.ttft_s;
@@ -322,15 +328,14 @@ double AttainmentModel::departure_scv(double rps, int prefill) const {
   // time r: c^2 = interval + (arrivals - interval) T / (T + r), with r = 4 / (theta (1 - rho))
   // (theta the waiting time's decay rate; for M/M/1 this is the heavy-traffic relaxation time
   // 4 / (mu (1 - rho)^2)) and T the mean decode steps at the TPOT target.
-  double total = 0, steps = 0;
-  for (const auto& c : output_) {
-    total += c.weight;
-    steps += c.weight * std::max(0.0, c.tokens - 1);
-  }
-  const double decode_s = total > 0 ? steps / total * in_->slo.tpot_s : 0;
+  // The decode time at the TPOT target is its longest; where the arrivals are the smoother (a
+  // variable service makes the gaps burstier than the arrivals) the shortest, at batch 1, so the
+  // weight never errs towards the smoother of the two.
+  const double step_s = ca2 >= interval_scv ? in_->slo.tpot_s : in_->decode.tpot_by_batch.at(1).value;
+  const double decode_s = decode_steps_ * step_s;
   if (!(w.theta > 0) || rho >= 1 || decode_s <= 0) return interval_scv;
   const double relax_s = 4 / (w.theta * (1 - rho));
-  return interval_scv + (ca2 - interval_scv) * decode_s / (decode_s + relax_s);
+  return std::max(0.05, interval_scv + (ca2 - interval_scv) * decode_s / (decode_s + relax_s));
 }
 
 DecodeFleet AttainmentModel::fleet(double rps, int n, int prefill) const {

@@ -31,8 +31,8 @@ PDDeploymentStatus full_status() {
   m.requests_per_s = 12.5;
   m.forecast = "holt p90";
   m.calibration = CalibrationStatus{0.9, 1.05, 12, "used", 3};
-  m.history = {{*parse_time("2026-11-22T20:40:50Z"), 12.0, 4, 4, 3.6, 3.1},
-               {*parse_time("2026-11-22T20:41:05Z"), 12.5, 4, 5, std::nullopt, std::nullopt}};
+  m.history = {{*parse_time("2026-11-22T20:40:50Z"), 12.0, 4, 4, 3.6, 3.1, 2},
+               {*parse_time("2026-11-22T20:41:05Z"), 12.5, 4, 5, std::nullopt, std::nullopt, std::nullopt}};
   m.startup_s = 61.5;
   m.startup_source = "measured";
   s.metrics = m;
@@ -52,6 +52,7 @@ TEST(StatusCodec, WhatIsWrittenReadsBackEqual) {
   EXPECT_EQ(j["metrics"]["history"][1]["decode"], 5);
   EXPECT_EQ(j["metrics"]["history"][0]["prefillNeed"], 3.6);
   EXPECT_FALSE(j["metrics"]["history"][1].contains("decodeNeed")) << "saved by an older operator: no need";
+  EXPECT_EQ(j["metrics"]["history"][0]["evaluations"], 2);
   std::vector<std::string> warnings;
   // Through text, as the API server stores and returns it.
   const PDDeploymentStatus back = decode_status(json::parse(j.dump()), warnings);

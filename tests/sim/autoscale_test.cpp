@@ -319,7 +319,7 @@ TEST(Autoscaler, RestoredHistoryCoversAWindowOfMoreThanFortyEvaluations) {
   }
 }
 
-TEST(Autoscaler, RestoreKeepsWhatTheStartUpTimeSetBeforeItNeeds) {
+TEST(Autoscaler, RestoreTrimsToTheWindowOfTheStartUpTimeSetBeforeIt) {
   // The spec says 60 s (a 5-minute window); the operator had measured 900 s and sets it first.
   AutoscalerConfig c = testing::autoscaler_config(900, 15, 0, {300, 0, 0.1});
   Autoscaler before(testing::paper_example(), c);
@@ -343,9 +343,9 @@ TEST(Autoscaler, RestoreKeepsWhatTheStartUpTimeSetBeforeItNeeds) {
 TEST(Autoscaler, HistoryIsBoundedAndRestoreClampsTheCalibration) {
   Autoscaler a(testing::paper_example(), testing::autoscaler_config(60, 15, 0, {1e9, 0, 0.1}));
   for (int i = 0; i < 100; ++i) a.step(testing::load_at(i * 15.0, kRate, 6144, 512), 4, 4);
-  EXPECT_EQ(a.history().size(), 100u) << "an hour-long window keeps every evaluation in it";
-  // Beyond kMaxHistory, older points merge in pairs: never more, the newest kept as they are,
-  // and the peak of the window (a burst at t=75) still there, at a time no earlier than its own.
+  EXPECT_EQ(a.history().size(), 100u) << "a window longer than the run keeps every evaluation";
+  // Beyond kMaxHistory points merge per slot of a grid: never more, and the burst at t=1500 is
+  // still there, at a time no earlier than its own and within a slot of it.
   a.step(testing::load_at(100 * 15.0, 3 * kRate, 6144, 512), 4, 4);
   const int peak = a.history().back().prefill;
   const double peak_need = a.history().back().prefill_need;
@@ -353,18 +353,20 @@ TEST(Autoscaler, HistoryIsBoundedAndRestoreClampsTheCalibration) {
   EXPECT_LE(a.history().size(), Autoscaler::kMaxHistory);
   EXPECT_GT(a.history().size(), Autoscaler::kMaxHistory / 2);
   EXPECT_EQ(a.history().back().t_s, 399 * 15.0);
-  EXPECT_EQ(a.history()[a.history().size() - 2].t_s, 398 * 15.0);
-  int highest = 0;
+  int highest = 0, evaluations = 0;
   double highest_need = 0, at = 0;
   for (const auto& p : a.history()) {
     if (p.prefill > highest) at = p.t_s;
     highest = std::max(highest, p.prefill);
     highest_need = std::max(highest_need, p.prefill_need);
+    evaluations += p.evaluations;
   }
+  EXPECT_EQ(evaluations, 400) << "every evaluation is in one point";
   EXPECT_GT(peak, 4);
   EXPECT_EQ(highest, peak);
   EXPECT_EQ(highest_need, peak_need);
   EXPECT_GE(at, 100 * 15.0);
+  EXPECT_LE(at, 100 * 15.0 + 399 * 15.0 / (Autoscaler::kMaxHistory / 2));
   Autoscaler b(testing::paper_example(), testing::autoscaler_config(60, 15, 0));
   b.restore({}, CalibrationState{0.1, 9, 1, "used"});
   const Recommendation r = b.step(testing::load_at(0, kRate, 6144, 512), 4, 4);
@@ -372,6 +374,60 @@ TEST(Autoscaler, HistoryIsBoundedAndRestoreClampsTheCalibration) {
   EXPECT_NEAR(r.calibration.decode_tpot, 1.25, 1e-12);
 }
 
+TEST(Autoscaler, AMergedPeakLeavesTheHistoryWithItsWindow) {
+  // One evaluation every 2 s and a 10-minute start-up: the window holds 300 evaluations, more
+  // than the status keeps. A burst at t=1000 must leave the history with its window.
+  AutoscalerConfig c = testing::autoscaler_config(600, 2, 0, {300, 0, 0.1});
+  Autoscaler a(testing::paper_example(), c);
+  const double slot = 600.0 / (Autoscaler::kMaxHistory / 2);
+  int peak = 0;
+  double last_peak = 0;
+  bool merged = false;
+  for (int t = 0; t <= 4000; t += 2) {
+    a.step(testing::load_at(t, t == 1000 ? 3 * kRate : kRate / 2, 6144, 512), 4, 4);
+    if (t == 1000) peak = a.history().back().prefill;
+    if (t >= 1000 && a.history().back().prefill == peak) last_peak = t;
+    ASSERT_LE(a.history().size(), Autoscaler::kMaxHistory) << t;
+    ASSERT_GE(a.history().front().t_s, t - 600 - slot) << "the oldest point is within the window and a slot";
+    int highest = 0;
+    for (const auto& p : a.history()) {
+      highest = std::max(highest, p.prefill);
+      merged = merged || p.evaluations > 1;
+    }
+    if (last_peak > 0 && t > last_peak + 600 + slot) {
+      ASSERT_LT(highest, peak) << "at t=" << t << " the peak of t=" << last_peak << " is still held";
+    }
+  }
+  EXPECT_TRUE(merged);
+  EXPECT_GT(peak, 2);
+  EXPECT_LT(last_peak, 4000 - 600 - slot) << "the peak did leave the window in the run";
+}
+
+TEST(Autoscaler, MergedNeedsKeepTheWholeBandAndUnknownNeedsCountAsTheirCounts) {
+  // Needs alternating 10 and 8 (then 10) give room 0.9 above the top need: 11 stay. Merged, the
+  // points show 10 each; without knowing that, the room would be 0 and one fewer would stay.
+  Stabilizer plain({300, 0, 0.1}), merged({300, 0, 0.1});
+  for (int i = 0; i < 8; ++i) plain.remember(i * 15.0, 10, i % 2 ? 8 : 10);
+  for (int i = 0; i < 4; ++i) merged.remember(15 + i * 30.0, 10, 10, /*merged=*/true);
+  EXPECT_EQ(plain.apply(120, 10, 10, 12), 11);
+  EXPECT_EQ(merged.apply(120, 10, 10, 12), 11);
+  Stabilizer unmarked({300, 0, 0.1});
+  for (int i = 0; i < 4; ++i) unmarked.remember(15 + i * 30.0, 10, 10);
+  EXPECT_EQ(unmarked.apply(120, 10, 10, 12), 10) << "the case the mark exists for";
+
+  // A long history saved by an older operator (no needs) and replayed: merging takes the counts.
+  std::vector<HistoryPoint> old;
+  for (int i = 0; i < 400; ++i) old.push_back({i * 15.0, kRate, i == 7 ? 9 : 4, 4});
+  Autoscaler a(testing::paper_example(), testing::autoscaler_config(60, 15, 0, {1e9, 0, 0.1}));
+  a.restore(old, std::nullopt);
+  ASSERT_LE(a.history().size(), Autoscaler::kMaxHistory);
+  double top = 0;
+  for (const auto& p : a.history()) {
+    ASSERT_FALSE(std::isnan(p.prefill_need) && p.evaluations > 1) << "a merged point's need is a number";
+    if (std::isfinite(p.prefill_need)) top = std::max(top, p.prefill_need);
+  }
+  EXPECT_EQ(top, 9);
+}
 
 TEST(Autoscaler, MeasuredPrefixHitsAndLengthSpreadReachThePlan) {
   Autoscaler plain(testing::paper_example(), testing::autoscaler_config(60, 15, 0));

@@ -482,7 +482,15 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
     live.autoscaler = std::make_unique<planner::Autoscaler>(d.plan, reconcile::autoscaler_config(m));
     // The window the history was kept for: the start-up time measured before, until it is
     // measured again at the next evaluation.
-    if (startup_s) live.autoscaler->set_startup_s(*startup_s);
+    if (startup_s) {
+      live.autoscaler->set_startup_s(*startup_s);
+      // Saved again with the status written before the next measurement, so a second restart
+      // in between still finds it.
+      if (live.state.startup_source.rfind("measured", 0) != 0) {
+        live.state.startup_s = *startup_s;
+        live.state.startup_source = "measured before the restart (restored from status)";
+      }
+    }
     live.autoscaler->restore(saved.history, saved.calibration);
     live.generation = generation;
     live.seasonal_seeded = false;

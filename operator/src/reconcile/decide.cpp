@@ -186,6 +186,7 @@ api::MetricsStatus metrics_status(const LiveLoad& l, const Observation& obs) {
     e.decode = h.decode;
     if (std::isfinite(h.prefill_need)) e.prefill_need = h.prefill_need;
     if (std::isfinite(h.decode_need)) e.decode_need = h.decode_need;
+    if (h.evaluations > 1) e.evaluations = h.evaluations;
     m.history.push_back(e);
   }
   if (!l.startup_source.empty()) {

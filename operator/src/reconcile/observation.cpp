@@ -69,6 +69,7 @@ SavedLiveState saved_live_state(const api::PDDeploymentStatus& status, std::int6
     planner::HistoryPoint p{api::to_epoch_seconds(e.time), e.requests_per_s, e.prefill, e.decode};
     p.prefill_need = e.prefill_need && *e.prefill_need >= 0 ? *e.prefill_need : unknown;
     p.decode_need = e.decode_need && *e.decode_need >= 0 ? *e.decode_need : unknown;
+    p.evaluations = e.evaluations ? std::max(1, *e.evaluations) : 1;
     saved.history.push_back(p);
   }
   const auto& c = m.calibration;

@@ -228,11 +228,13 @@ struct HistoryEntry {
   int decode = 0;
   std::optional<double> prefill_need;  // the fractional needs the counts were rounded from
   std::optional<double> decode_need;
+  std::optional<int> evaluations;  // how many evaluations a merged entry stands for (absent: 1)
   bool operator==(const HistoryEntry&) const = default;
   static constexpr auto fields =
       field_list(field("time", &HistoryEntry::time), field("requestsPerSecond", &HistoryEntry::requests_per_s),
                  field("prefill", &HistoryEntry::prefill), field("decode", &HistoryEntry::decode),
-                 field("prefillNeed", &HistoryEntry::prefill_need), field("decodeNeed", &HistoryEntry::decode_need));
+                 field("prefillNeed", &HistoryEntry::prefill_need), field("decodeNeed", &HistoryEntry::decode_need),
+                 field("evaluations", &HistoryEntry::evaluations));
 };
 
 // status.metrics: the last load measured from Prometheus and what it was provisioned for.

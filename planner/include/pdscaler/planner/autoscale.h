@@ -128,8 +128,10 @@ class Stabilizer {
   // `recommended` replicas with `exact` need (fractional); `current` what the workload has.
   int apply(double t_s, int recommended, double exact, int current);
   // A recommendation made before a restart (with the need it was made for; the count itself when
-  // that is not known), so the scale-down window covers it.
-  void remember(double t_s, int recommended, double need);
+  // that is not known), so the scale-down window covers it. `merged`: it stands for several
+  // evaluations (their highest), so the window's needs no longer show their spread and a scale-down
+  // keeps the whole dead band above the top need.
+  void remember(double t_s, int recommended, double need, bool merged = false);
   void set_window(double s) { c_.scale_down_window_s = s; }
 
  private:
@@ -137,6 +139,7 @@ class Stabilizer {
     double t_s;
     int recommended;
     double need;
+    bool merged;
   };
   StabilizerConfig c_;
   std::deque<Seen> history_;
@@ -243,6 +246,9 @@ struct HistoryPoint {
   // them); not a finite number where unknown (saved by an older operator): the counts stand in.
   double prefill_need = std::numeric_limits<double>::quiet_NaN();
   double decode_need = std::numeric_limits<double>::quiet_NaN();
+  // How many evaluations this point stands for: more than 1 once merged (the highest counts and
+  // needs of them, at the latest time).
+  int evaluations = 1;
 };
 
 struct Recommendation {
@@ -283,9 +289,10 @@ class Autoscaler {
   void hold(double t_s, int current_prefill, int current_decode);
 
   // The evaluations of the last max(scale-down window, kHistory intervals), to save. At most
-  // kMaxHistory points: beyond that (a window of more than kMaxHistory intervals) the older points
-  // are merged in pairs, each keeping the later time and the higher recommendation and need, so
-  // a restored stabiliser never sees a lower peak, nor one leaving its window sooner.
+  // kMaxHistory points: beyond that (a window of more than kMaxHistory intervals) the points are
+  // merged per slot of a fixed grid (kMaxHistory / 2 slots over that span, aligned to absolute
+  // time), each keeping the latest time and the highest recommendation and need of its slot, so a
+  // restored stabiliser never sees a lower peak, and sees one leave its window at most a slot late.
   const std::deque<HistoryPoint>& history() const { return history_; }
   static constexpr std::size_t kHistory = 40;
   static constexpr std::size_t kMaxHistory = 240;

@@ -120,6 +120,7 @@ class AttainmentModel {
   const PlanInput* in_;
   std::vector<ServiceClass> input_;
   std::vector<OutputClass> output_;
+  double decode_steps_ = 0;  // mean decode steps per request (output tokens after the first)
   bool exponential_ = false;
   double feasible_share_ = 1;
   double max_batch_ = 1;
