@@ -195,13 +195,13 @@ int Stabilizer::apply(double t_s, int recommended, double exact, int current) {
   // band of that need, and the whole band while the window holds too few needs to show a spread.
   int highest = recommended;
   double top = exact, sum = 0;
+  bool merged = false;  // a merged point's need is its evaluations' highest: no spread to measure
   for (const auto& h : history_) {
     highest = std::max(highest, h.recommended);
     top = std::max(top, h.need);
     sum += h.need;
+    merged = merged || h.merged;
   }
-  bool merged = false;
-  for (const auto& h : history_) merged = merged || h.merged;
   double room = c_.dead_band * top;
   if (history_.size() >= 4 && !merged) room = std::min(room, top - sum / static_cast<double>(history_.size()));
   // Counted as the planner counts (so a fleet settles on the same count from above and below);
@@ -334,6 +334,13 @@ void Autoscaler::hold(double t_s, int current_prefill, int current_decode) {
   decode_.apply(t_s, current_decode, current_decode, current_decode);
 }
 
+namespace {
+
+// A saved need, or the count where it is not known (saved by an older operator).
+double need(double saved, int count) { return std::isfinite(saved) ? saved : static_cast<double>(count); }
+
+}  // namespace
+
 void Autoscaler::record(const HistoryPoint& p) {
   history_.push_back(p);
   trim_history();
@@ -356,7 +363,6 @@ void Autoscaler::trim_history() {
     history_.erase(history_.begin(), history_.end() - kMaxHistory);  // times that do not advance
     return;
   }
-  auto need = [](double n, int count) { return std::isfinite(n) ? n : static_cast<double>(count); };
   std::deque<HistoryPoint> merged;
   for (const HistoryPoint& p : history_) {
     if (!merged.empty() && std::floor(merged.back().t_s / slot_s) == std::floor(p.t_s / slot_s)) {
@@ -377,7 +383,6 @@ void Autoscaler::trim_history() {
 }
 
 void Autoscaler::restore(const std::vector<HistoryPoint>& h, const std::optional<CalibrationState>& c) {
-  auto need = [](double n, int count) { return std::isfinite(n) ? n : static_cast<double>(count); };
   for (const auto& p : h) {
     if (!history_.empty() && p.t_s <= history_.back().t_s) continue;  // out of order: not ours
     rate_.observe(p.t_s, p.requests_per_s);

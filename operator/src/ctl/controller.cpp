@@ -471,7 +471,7 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
     std::optional<double> startup_s;
     if (live.autoscaler) {
       saved.history.assign(live.autoscaler->history().begin(), live.autoscaler->history().end());
-      if (live.state.startup_source.rfind("measured", 0) == 0) startup_s = live.state.startup_s;
+      if (reconcile::startup_measured(live.state.startup_source)) startup_s = live.state.startup_s;
     } else {
       saved = reconcile::saved_live_state(obs.status, generation);
       startup_s = saved.measured_startup_s;
@@ -486,7 +486,7 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
       live.autoscaler->set_startup_s(*startup_s);
       // Saved again with the status written before the next measurement, so a second restart
       // in between still finds it.
-      if (live.state.startup_source.rfind("measured", 0) != 0) {
+      if (!reconcile::startup_measured(live.state.startup_source)) {
         live.state.startup_s = *startup_s;
         live.state.startup_source = "measured before the restart (restored from status)";
       }

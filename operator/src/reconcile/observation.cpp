@@ -77,7 +77,7 @@ SavedLiveState saved_live_state(const api::PDDeploymentStatus& status, std::int6
     saved.calibration = planner::CalibrationState{c->prefill_throughput_factor, c->decode_tpot_factor, c->windows_used,
                                                   "restored after a restart"};
   if (m.startup_s && std::isfinite(*m.startup_s) && *m.startup_s > 0 && m.startup_source &&
-      m.startup_source->rfind("measured", 0) == 0)
+      startup_measured(*m.startup_source))
     saved.measured_startup_s = *m.startup_s;
   return saved;
 }

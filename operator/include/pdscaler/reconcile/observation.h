@@ -110,6 +110,8 @@ struct LiveLoad {
 // The pod start-up time to look ahead over: the slower role's median creation -> Ready of its
 // newest ready pods, when there are any; nullopt otherwise.
 std::optional<double> measured_startup_s(const PodSummary& prefill, const PodSummary& decode);
+// Whether a LiveLoad::startup_source says the start-up time was measured from pods (not the spec's).
+inline bool startup_measured(const std::string& source) { return source.rfind("measured", 0) == 0; }
 
 // What a restarted operator reads back from status.metrics: the evaluation history, the
 // calibration when it was learnt under `generation`, and the start-up time when it was measured
