@@ -325,8 +325,12 @@ void Autoscaler::set_startup_s(double s) {
   decode_.set_window(scale_down_window_s());
 }
 
-void Autoscaler::seed_seasonal(const std::vector<std::pair<double, double>>& points) {
+void Autoscaler::seed_seasonal(const std::vector<std::pair<double, double>>& points,
+                               const std::vector<std::pair<double, double>>& input_tokens,
+                               const std::vector<std::pair<double, double>>& output_tokens) {
   for (const auto& [t, r] : points) season_.observe(t, r);
+  for (const auto& [t, x] : input_tokens) season_input_.observe(t, x);
+  for (const auto& [t, x] : output_tokens) season_output_.observe(t, x);
 }
 
 void Autoscaler::hold(double t_s, int current_prefill, int current_decode) {
@@ -416,7 +420,12 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   }
   rate_.observe(s.t_s, s.requests_per_s);
   peaks_.observe(s.t_s, s.requests_per_s);
-  if (cfg_.seasonal) season_.observe(s.t_s, s.requests_per_s);
+  if (cfg_.seasonal) {
+    season_.observe(s.t_s, s.requests_per_s);
+    // Tokens/s at the window's own lengths (the smoothed ones where it measured none).
+    season_input_.observe(s.t_s, s.requests_per_s * (s.mean_input > 0 ? s.mean_input : mean_in_));
+    season_output_.observe(s.t_s, s.requests_per_s * (s.mean_output > 0 ? s.mean_output : mean_out_));
+  }
   // Lengths and burstiness: smoothed, and only from windows that saw requests (an idle window
   // has no lengths).
   auto smooth = [](std::optional<double>& into, const std::optional<double>& x, double a) {
@@ -441,6 +450,8 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   Recommendation out;
   const double horizon = cfg_.startup_s + cfg_.interval_s;
   std::optional<double> decode_load;  // output tokens/s to size decode for, when not rate x mean
+  double input_scale = 1;             // input lengths x this for prefill (the seasonal work forecast)
+  std::optional<double> seasonal_output_length;  // decode at this output length (longer than today's)
   out.provisioned_rate = rate_.forecast(horizon, cfg_.forecast_z);
   out.method = "holt-linear forecast " + std::to_string(static_cast<int>(horizon)) + "s ahead at z=" +
                std::to_string(cfg_.forecast_z).substr(0, 4);
@@ -472,6 +483,22 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
       } else {
         out.method += ", above the daily seasonal forecast";
       }
+    }
+    // The work, forecast the same way: where the same time a day before brought more input
+    // (output) tokens/s than the provisioned rate at today's lengths, prefill (decode) is sized
+    // at the length that makes up the difference, as a burst of long requests is.
+    auto work = [&](SeasonalForecaster& f) -> std::optional<double> {
+      const auto day = f.forecast(s.t_s, cfg_.startup_s - 900, horizon + 900);
+      if (!day) return std::nullopt;
+      f.record(s.t_s + cfg_.startup_s, *day);
+      return *day * (1 + cfg_.forecast_z * f.relative_error());
+    };
+    const auto input_tokens = work(season_input_), output_tokens = work(season_output_);
+    if (out.provisioned_rate > 0 && have_lengths_) {
+      if (input_tokens && *input_tokens > out.provisioned_rate * mean_in_ * (1 + 1e-9))
+        input_scale = *input_tokens / (out.provisioned_rate * mean_in_);
+      if (output_tokens && *output_tokens > out.provisioned_rate * mean_out_ * (1 + 1e-9))
+        seasonal_output_length = *output_tokens / out.provisioned_rate;
     }
   }
 
@@ -527,23 +554,50 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   }
   const double decode_backlog = s.decode_waiting / drain_s;
   Plan prefill_plan = out.plan, decode_plan = out.plan;
+  // Prefill at the forecast input length (decode's arrivals stay those of the plan at today's).
+  PlanInput prefill_in = in;
+  if (input_scale > 1 && out.plan.feasible) {
+    prefill_in.workload.input_length *= input_scale;
+    if (prefill_in.workload.input_length_stddev) *prefill_in.workload.input_length_stddev *= input_scale;
+    for (auto& b : prefill_in.workload.input_length_distribution) b.length *= input_scale;
+    const Plan longer = plan(prefill_in);
+    if (longer.feasible) {
+      prefill_plan = longer;
+      out.method += "; prefill at the daily seasonal forecast of input tokens/s";
+    } else {
+      prefill_in = in;
+    }
+  }
   // Decode at the decode load's own envelope: the provisioned rate with the output length that
   // makes its output tokens/s that envelope (never longer than the smoothed length: a burst of
-  // long answers still shows in the request rate's envelope).
+  // long answers still shows in the request rate's envelope); longer where the daily forecast of
+  // output tokens/s asks for more than either.
   PlanInput decode_in = in;
-  if (decode_load && out.provisioned_rate > 0 && mean_out_ > 0) {
-    const double len = std::clamp(*decode_load / out.provisioned_rate, 1.0, in.workload.output_length);
-    if (len < in.workload.output_length * (1 - 1e-9)) {
+  if (out.provisioned_rate > 0 && mean_out_ > 0) {
+    double len = in.workload.output_length;
+    std::string why;
+    if (decode_load) {
+      len = std::clamp(*decode_load / out.provisioned_rate, 1.0, in.workload.output_length);
+      why = "; decode at the envelope of output tokens/s";
+    }
+    if (seasonal_output_length && *seasonal_output_length > len) {
+      len = *seasonal_output_length;
+      why = "; decode at the daily seasonal forecast of output tokens/s";
+    }
+    if (std::abs(len - in.workload.output_length) > 1e-9 * in.workload.output_length) {
       decode_in.workload.output_length = len;
+      // The spread stays (a shorter mean) or grows with the mean (a longer one): the wider of the two.
+      if (decode_in.workload.output_length_stddev && len > in.workload.output_length)
+        *decode_in.workload.output_length_stddev *= len / in.workload.output_length;
       if (!decode_in.workload.output_length_distribution.empty())
         decode_in.workload.output_length_distribution = lengths_from_histogram(out_hist_, len);
       decode_plan = plan(decode_in);
       if (!decode_plan.feasible) decode_plan = out.plan;
-      else out.method += "; decode at the envelope of output tokens/s";
+      else out.method += why;
     }
   }
   if (out.plan.feasible && (out.backlog_rate > 0 || decode_backlog > 0)) {
-    PlanInput more = in;
+    PlanInput more = prefill_in;
     if (out.backlog_rate > 0) {
       more.workload.rate = out.provisioned_rate + out.backlog_rate;
       prefill_plan = plan(more);

@@ -213,6 +213,8 @@ TEST(PrometheusQueries, BurstinessQueuesAndHistogramsPerEngine) {
   EXPECT_EQ(q.tpot_buckets, R"(sum by (le) (rate(vllm:request_time_per_output_token_seconds_bucket{job="d"}[300s])))");
   EXPECT_EQ(q.output_buckets, R"(sum by (le) (rate(vllm:request_generation_tokens_bucket{job="d"}[300s])))");
   EXPECT_EQ(q.rate_history, q.completions);
+  EXPECT_EQ(q.input_tokens_history, "(" + q.completions + ") * (" + q.input_mean + ")");
+  EXPECT_EQ(q.output_tokens_history, "(" + q.completions + ") * (" + q.output_mean + ")");
   m.engine = api::Engine::Sglang;
   const Queries s = queries_for(m);
   EXPECT_NE(s.arrival_dispersion.find("sglang:time_to_first_token_seconds_count{job=\"p\"}[15s]"), std::string::npos);
@@ -224,6 +226,8 @@ TEST(PrometheusQueries, BurstinessQueuesAndHistogramsPerEngine) {
   const Queries c = queries_for(m);
   EXPECT_TRUE(c.arrival_dispersion.empty() && c.ttft_buckets.empty() && c.prefill_waiting.empty());
   EXPECT_EQ(c.rate_history, "sum(rate(done_total[300s]))");
+  EXPECT_TRUE(c.input_tokens_history.empty() && c.output_tokens_history.empty())
+      << "no mean lengths given for a custom engine: no tokens' history";
 }
 
 TEST(PrometheusHistogram, ShareWithinInterpolatesInsideTheBucket) {
@@ -347,12 +351,18 @@ TEST(PrometheusSource, ReadsBurstinessQueuesAndTheSloHistograms) {
   ASSERT_EQ(o->output_histogram.size(), 3u) << "the generated-length histogram is kept for the planner";
   EXPECT_EQ(o->output_histogram[1], (std::pair<double, double>{200, 10}));
 
-  auto h = source->rate_history(m, {}, 1799827200, 1800000000, 60);
+  auto h = source->history(m, {}, HistorySeries::Requests, 1799827200, 1800000000, 60);
   ASSERT_TRUE(h) << h.error();
   ASSERT_EQ(h->size(), 2u);
   EXPECT_EQ((*h)[1].second, 5);
   EXPECT_EQ(paths.back().rfind("/api/v1/query_range?query=sum%28rate%28vllm%3Arequest_success_total", 0), 0u) << paths.back();
   EXPECT_NE(paths.back().find("&start=1799827200&end=1800000000&step=60"), std::string::npos) << paths.back();
+  auto in = source->history(m, {}, HistorySeries::InputTokens, 1799827200, 1800000000, 60);
+  ASSERT_TRUE(in) << in.error();
+  EXPECT_EQ(unescape(paths.back().substr(paths.back().find('=') + 1)).rfind("(" + queries_for(m).completions + ") * (", 0), 0u)
+      << paths.back();
+  ASSERT_TRUE(source->history(m, {}, HistorySeries::OutputTokens, 1799827200, 1800000000, 60));
+  EXPECT_NE(unescape(paths.back()).find(queries_for(m).output_mean), std::string::npos) << paths.back();
 }
 
 // Prometheus stops answering after the first `answered` queries (as a proxy that starts hanging

@@ -73,6 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     now += std::chrono::seconds(5);
   }
-  (void)source->rate_history(m, {}, 1.8e9 - 86400, 1.8e9, 300);
+  for (auto series : {ctl::HistorySeries::Requests, ctl::HistorySeries::InputTokens, ctl::HistorySeries::OutputTokens})
+    (void)source->history(m, {}, series, 1.8e9 - 86400, 1.8e9, 300);
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "pdscaler/planner/autoscale.h"
 #include "planner/fixtures.h"
@@ -479,6 +480,26 @@ TEST(Seasonal, ForecastsTheSameTimeADayBeforeScaledByTheLastHour) {
   EXPECT_NEAR(*ahead, 1.2 * daily(now + 615), 0.05 * daily(now));
 }
 
+TEST(Seasonal, TheBusiestStretchIsNotTheNoiseOfOneMinute) {
+  // A flat day at 100 requests/s with each minute's rate ±20% around it: the forecast for the
+  // next day reads the busiest five-minute mean of the stretch, not the highest single minute
+  // (the highest of ~40 noisy minutes plans ~20% above the load all day).
+  SeasonalForecaster f, by_minute(86400, 60);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> noise(-0.2, 0.2);
+  for (double t = 0; t <= 86400 + 43200; t += 60) {
+    const double r = 100 * (1 + noise(rng));
+    f.observe(t, r);
+    by_minute.observe(t, r);
+  }
+  const auto ahead = f.forecast(86400 + 43200, 600 - 900, 660 + 900);
+  const auto noisy = by_minute.forecast(86400 + 43200, 600 - 900, 660 + 900);
+  ASSERT_TRUE(ahead && noisy);
+  EXPECT_GT(*noisy, 115);
+  EXPECT_LT(*ahead, 113);
+  EXPECT_GT(*ahead, 95);
+}
+
 TEST(Seasonal, ADataGapIsMissingNotZero) {
   SeasonalForecaster f;
   for (double t = 0; t < 86400; t += 60)
@@ -513,6 +534,60 @@ TEST(Autoscaler, TheSeasonalForecastProvisionsBeforeTheDailyRise) {
   EXPECT_GT(rs.provisioned_rate, 11);
   EXPECT_LT(rt.provisioned_rate, 6);
   EXPECT_GT(rs.prefill, rt.prefill);
+}
+
+TEST(Autoscaler, TheSeasonalForecastOfTheWorkSizesForADailyBurstOfLongPrompts) {
+  // The same request rate all day, but from 08:00 to 08:30 prompts four times as long (a daily
+  // batch job): the rate's forecast sees nothing coming; the input tokens/s' forecast does, and
+  // prefill is sized for it ten minutes before, decode not.
+  auto input = [](double t) {
+    const double h = std::fmod(t, 86400) / 3600;
+    return h >= 8 && h < 8.5 ? 4 * 2048.0 : 2048.0;
+  };
+  auto output = [](double t) {
+    const double h = std::fmod(t, 86400) / 3600;
+    return h >= 14 && h < 14.5 ? 3 * 256.0 : 256.0;  // and long answers from 14:00
+  };
+  const double rate = 6;
+  AutoscalerConfig c = testing::autoscaler_config(600, 15, 1.28);
+  Autoscaler work(attainment_spec(), c);
+  Autoscaler rate_only(attainment_spec(), c);
+  std::vector<std::pair<double, double>> day, in_tokens, out_tokens;
+  for (double t = 0; t < 86400; t += 60) {
+    day.emplace_back(t, rate);
+    in_tokens.emplace_back(t, rate * input(t));
+    out_tokens.emplace_back(t, rate * output(t));
+  }
+  work.seed_seasonal(day, in_tokens, out_tokens);
+  rate_only.seed_seasonal(day);
+  Recommendation rw, rr;
+  auto run = [&](double from, double to) {
+    for (double t = from; t < to; t += 15) {
+      const LoadSample s = testing::load_at(t, rate, input(t), output(t));
+      rw = work.step(s, rw.prefill ? rw.prefill : 2, rw.decode ? rw.decode : 2);
+      rr = rate_only.step(s, rr.prefill ? rr.prefill : 2, rr.decode ? rr.decode : 2);
+    }
+  };
+  run(86400, 86400 + 8 * 3600 - 600);
+  EXPECT_NE(rw.method.find("input tokens/s"), std::string::npos) << rw.method;
+  EXPECT_EQ(rr.method.find("tokens/s"), std::string::npos) << rr.method;
+  // Prefill as for the long prompts at today's rate, decode as for today's answers.
+  PlanInput longer = attainment_spec();
+  longer.workload.rate_unit = RateUnit::RequestsPerSecond;
+  longer.workload.rate = rate;
+  longer.workload.input_length = 4 * 2048.0;
+  longer.workload.output_length = 256;
+  EXPECT_GE(rw.prefill, plan(longer).prefill.replicas);
+  EXPECT_LT(rr.prefill, rw.prefill);
+  EXPECT_EQ(rw.decode, rr.decode);
+  // Long answers in the afternoon: decode sized before them, prefill back to what today needs.
+  run(86400 + 8 * 3600 - 600, 86400 + 14 * 3600 - 600);
+  EXPECT_NE(rw.method.find("output tokens/s"), std::string::npos) << rw.method;
+  longer.workload.input_length = 2048;
+  longer.workload.output_length = 3 * 256.0;
+  EXPECT_GE(rw.decode, plan(longer).decode.replicas);
+  EXPECT_LT(rr.decode, rw.decode);
+  EXPECT_EQ(rw.prefill, rr.prefill);
 }
 
 TEST(Autoscaler, BurstinessIsTheMedianOfRecentWindowsAndNeverBelowPoisson) {

@@ -451,7 +451,12 @@ MetricsPoller::Result Controller::measure(const std::string& key, const MetricsP
     // from the first evaluation instead of a day later (Prometheus keeps the history; no store of
     // our own).
     const double now_s = api::to_epoch_seconds(r.at);
-    r.history = source_->rate_history(job.metrics, *auth, now_s - 2 * 86400, now_s, 60);
+    const double from_s = now_s - 2 * 86400;
+    r.history = source_->history(job.metrics, *auth, HistorySeries::Requests, from_s, now_s, 60);
+    if (*r.history) {
+      r.input_history = source_->history(job.metrics, *auth, HistorySeries::InputTokens, from_s, now_s, 60);
+      r.output_history = source_->history(job.metrics, *auth, HistorySeries::OutputTokens, from_s, now_s, 60);
+    }
   }
   r.load = source_->observe(job.metrics, *auth);
   log_->trace("{}: measured in {:.3f}s", key, std::chrono::duration<double>(opts_.clock->wall() - r.at).count());
@@ -511,9 +516,19 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
   if (!r) return live.state;
   if (r->history) {
     if (*r->history) {
-      live.autoscaler->seed_seasonal(**r->history);
+      // The work's history is a help, not a condition: without it the tokens' forecast starts a
+      // day after the policy does.
+      static const std::vector<std::pair<double, double>> none;
+      auto points = [&](const std::optional<MetricsPoller::Result::Series>& h, const char* what) -> const auto& {
+        if (h && !*h) log_->debug("{}: no {} history: {}", key, what, h->error());
+        return h && *h ? **h : none;
+      };
+      const auto& in = points(r->input_history, "input tokens/s");
+      const auto& out = points(r->output_history, "output tokens/s");
+      live.autoscaler->seed_seasonal(**r->history, in, out);
       live.seasonal_seeded = true;
-      log_->info("{}: seasonal forecast seeded with {} points of the last two days", key, (*r->history)->size());
+      log_->info("{}: seasonal forecast seeded with {} points of the last two days ({} and {} of input and output "
+                 "tokens/s)", key, (*r->history)->size(), in.size(), out.size());
     } else {
       // Retried at the next evaluation while Prometheus cannot answer; a Prometheus that answers
       // without history is not asked again.

@@ -80,15 +80,18 @@ class PrometheusSource final : public MetricsSource {
     return o;
   }
 
-  tl::expected<std::vector<std::pair<double, double>>, std::string> rate_history(const api::MetricsSpec& m,
-                                                                                 const PrometheusAuth& auth,
-                                                                                 double from_s, double to_s,
-                                                                                 double step_s) override {
+  tl::expected<std::vector<std::pair<double, double>>, std::string> history(const api::MetricsSpec& m,
+                                                                            const PrometheusAuth& auth,
+                                                                            HistorySeries series, double from_s,
+                                                                            double to_s, double step_s) override {
     const Queries q = queries_for(m);
-    if (q.rate_history.empty()) return tl::unexpected(std::string("no rate query for this engine"));
+    const std::string& expr = series == HistorySeries::Requests      ? q.rate_history
+                              : series == HistorySeries::InputTokens ? q.input_tokens_history
+                                                                     : q.output_tokens_history;
+    if (expr.empty()) return tl::unexpected(std::string("no query for this series on this engine"));
     http::Client& c = client(m.prometheus_url, auth);
     const std::string path = fmt::format("/api/v1/query_range?query={}&start={:.0f}&end={:.0f}&step={:.0f}",
-                                         http::query_escape(q.rate_history), from_s, to_s, std::max(1.0, step_s));
+                                         http::query_escape(expr), from_s, to_s, std::max(1.0, step_s));
     auto r = c.send(http::Request{"GET", path, "", "application/json"});
     if (!r) return tl::unexpected("Prometheus unreachable: " + r.error().message);
     return parse_range_series(r->status, r->body);
@@ -252,6 +255,12 @@ Queries queries_for(const api::MetricsSpec& m) {
   // History for the seasonal forecast: completions, which equal arrivals over any stretch longer
   // than a request's life.
   q.rate_history = q.completions;
+  // The work in and out: the rate times the window's mean lengths (each one series without
+  // labels, as the instant queries are read).
+  if (!q.completions.empty() && !q.input_mean.empty())
+    q.input_tokens_history = "(" + q.completions + ") * (" + q.input_mean + ")";
+  if (!q.completions.empty() && !q.output_mean.empty())
+    q.output_tokens_history = "(" + q.completions + ") * (" + q.output_mean + ")";
   return q;
 }
 

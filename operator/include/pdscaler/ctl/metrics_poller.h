@@ -39,8 +39,10 @@ class MetricsPoller {
   struct Result {
     std::chrono::system_clock::time_point at;  // when the queries were sent
     tl::expected<reconcile::ObservedLoad, std::string> load{tl::unexpect, "not measured"};
-    // Only when the job asked for it: the rate history, or why there is none.
-    std::optional<tl::expected<std::vector<std::pair<double, double>>, std::string>> history;
+    // Only when the job asked for it: the rate history, or why there is none; and the same of
+    // the input and output tokens/s.
+    using Series = tl::expected<std::vector<std::pair<double, double>>, std::string>;
+    std::optional<Series> history, input_history, output_history;
     std::int64_t generation = 0;  // of the job that was measured
     double seconds = 0;           // how long the measurement took
   };

@@ -27,16 +27,24 @@ struct PrometheusAuth {
   std::string ca_pem;        // "" = the system's trust store
 };
 
+// The series read back for the daily seasonal forecast of a new policy.
+enum class HistorySeries {
+  Requests,      // the arrival rate, requests/s
+  InputTokens,   // prompt tokens/s (the prefill work)
+  OutputTokens,  // generated tokens/s (the decode work)
+};
+
 class MetricsSource {
  public:
   virtual ~MetricsSource() = default;
   virtual tl::expected<ObservedLoad, std::string> observe(const api::MetricsSpec& m,
                                                           const PrometheusAuth& auth = {}) = 0;
-  // The arrival rate (requests/s) every `step_s` over [from_s, to_s] (Unix seconds), oldest first,
-  // for the daily seasonal forecast of a new policy; a source without history says so.
-  virtual tl::expected<std::vector<std::pair<double, double>>, std::string> rate_history(
-      const api::MetricsSpec& m, const PrometheusAuth& auth, double from_s, double to_s, double step_s) {
-    (void)m, (void)auth, (void)from_s, (void)to_s, (void)step_s;
+  // One series every `step_s` over [from_s, to_s] (Unix seconds), oldest first, for the daily
+  // seasonal forecast of a new policy; a source without history says so.
+  virtual tl::expected<std::vector<std::pair<double, double>>, std::string> history(
+      const api::MetricsSpec& m, const PrometheusAuth& auth, HistorySeries series, double from_s, double to_s,
+      double step_s) {
+    (void)m, (void)auth, (void)series, (void)from_s, (void)to_s, (void)step_s;
     return tl::unexpected(std::string("this metrics source keeps no history"));
   }
 };
@@ -54,7 +62,9 @@ struct Queries {
   // over the window: the arrivals' burstiness, as the simulator's policy measures it.
   std::string arrival_dispersion;
   std::string prefill_waiting, decode_waiting;  // requests queued, whole pool
-  std::string rate_history;                     // the arrival rate, for a range query
+  // For range queries (seasonal forecast): the arrival rate, and the tokens/s in and out (the
+  // rate times the mean lengths).
+  std::string rate_history, input_tokens_history, output_tokens_history;
 };
 Queries queries_for(const api::MetricsSpec& m);
 

@@ -85,10 +85,13 @@ class PeakEnvelope {
 // Daily seasonality of the request rate: per-bucket means over the last days, so the rate a
 // start-up time ahead can be read off the same time of day before, scaled by how today compares
 // with it over the last hour (a seasonal-naive forecast with a level correction). Buckets with no
-// measurement (metrics down, data gaps) are missing, never zero.
+// measurement (metrics down, data gaps) are missing, never zero. Buckets are five minutes: the
+// busiest of the stretch ahead is then a peak of the daily shape, not the noise of one minute
+// (the highest of some forty noisy minutes); shorter bursts are the burst envelope's and the
+// tail model's.
 class SeasonalForecaster {
  public:
-  explicit SeasonalForecaster(double period_s = 86400, double bucket_s = 60, int periods = 2)
+  explicit SeasonalForecaster(double period_s = 86400, double bucket_s = 300, int periods = 2)
       : period_s_(period_s), bucket_s_(bucket_s), keep_(static_cast<size_t>(periods * period_s / bucket_s)) {}
   void observe(double t_s, double rate);
   // The highest rate expected over [t + from_s, t + to_s], or nothing without a period of history
@@ -283,7 +286,10 @@ class Autoscaler {
   double scale_down_window_s() const;
   // Past rates (time, requests/s) the autoscaler did not observe itself, e.g. a day read from
   // Prometheus at start-up, for the seasonal forecast.
-  void seed_seasonal(const std::vector<std::pair<double, double>>& points);
+  // The input and output tokens/s (time, tokens/s) likewise, where the caller has them.
+  void seed_seasonal(const std::vector<std::pair<double, double>>& points,
+                     const std::vector<std::pair<double, double>>& input_tokens = {},
+                     const std::vector<std::pair<double, double>>& output_tokens = {});
   // No measurement at `t_s` (metrics missing): the current counts count as recommended, so a
   // scale-down needs a full window of good measurements after the data comes back.
   void hold(double t_s, int current_prefill, int current_decode);
@@ -315,6 +321,10 @@ class Autoscaler {
   AutoscalerConfig cfg_;
   Forecaster rate_;
   SeasonalForecaster season_;
+  // The same for the work: input tokens/s (prefill) and output tokens/s (decode). A daily burst
+  // of long prompts at an ordinary request rate (a nightly batch job, a morning report run) is a
+  // burst of prefill work that the request rate does not show.
+  SeasonalForecaster season_input_, season_output_;
   PeakEnvelope peaks_;
   // The same over output tokens/s: where bursts of requests are bursts of short answers (the Azure
   // conversation trace's busiest minutes have outputs a third shorter than its median), decode is
