@@ -139,20 +139,27 @@ double SeasonalForecaster::mean_over(double from_s, double to_s) const {
   return n > 0 ? sum / n : std::nan("");
 }
 
-std::optional<double> SeasonalForecaster::forecast(double t_s, double from_s, double to_s) const {
-  if (first_t_ < 0 || t_s - first_t_ < period_s_) return std::nullopt;
-  // Today's last hour against the same hour a period ago: the level correction.
-  const double now = mean_over(t_s - 3600, t_s), then = mean_over(t_s - 3600 - period_s_, t_s - period_s_);
+std::optional<double> SeasonalForecaster::forecast_from(double t_s, double from_s, double to_s, double back_s) const {
+  // Today's last hour against the same hour then: the level correction.
+  const double now = mean_over(t_s - 3600, t_s), then = mean_over(t_s - 3600 - back_s, t_s - back_s);
   if (!(now >= 0) || !(then > 0)) return std::nullopt;
   const double ratio = std::clamp(now / then, 0.2, 5.0);
-  // The busiest bucket of the same stretch a period ago.
-  const auto a = static_cast<long long>(std::floor((t_s + from_s - period_s_) / bucket_s_));
-  const auto b = static_cast<long long>(std::floor((t_s + to_s - period_s_) / bucket_s_));
+  // The busiest bucket of the same stretch then.
+  const auto a = static_cast<long long>(std::floor((t_s + from_s - back_s) / bucket_s_));
+  const auto b = static_cast<long long>(std::floor((t_s + to_s - back_s) / bucket_s_));
   auto it = std::lower_bound(buckets_.begin(), buckets_.end(), a, [](const auto& x, long long k) { return x.first < k; });
   double peak = -1;
   for (; it != buckets_.end() && it->first <= b; ++it) peak = std::max(peak, it->second.first / it->second.second);
   if (peak < 0) return std::nullopt;
   return peak * ratio;
+}
+
+std::optional<double> SeasonalForecaster::forecast(double t_s, double from_s, double to_s) const {
+  if (first_t_ < 0 || t_s - first_t_ < period_s_) return std::nullopt;
+  const auto day = forecast_from(t_s, from_s, to_s, period_s_);
+  if (!day || weekly_ <= 0 || t_s - first_t_ < weekly_ * period_s_) return day;
+  const auto week = forecast_from(t_s, from_s, to_s, weekly_ * period_s_);
+  return week ? std::max(*day, *week) : day;
 }
 
 void Forecaster::observe(double t_s, double value) {
@@ -477,11 +484,12 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
       const double upper = *day * (1 + cfg_.forecast_z * season_.relative_error());
       if (upper > out.provisioned_rate) {
         out.provisioned_rate = upper;
-        out.method = "daily seasonal forecast " + std::to_string(static_cast<int>(horizon)) +
-                     "s ahead (the same time a day before, scaled by the last hour) at z=" +
+        out.method = "seasonal forecast " + std::to_string(static_cast<int>(horizon)) +
+                     "s ahead (the busiest of the same time a day before, or a week before once a week is "
+                     "known, scaled by the last hour) at z=" +
                      std::to_string(cfg_.forecast_z).substr(0, 4);
       } else {
-        out.method += ", above the daily seasonal forecast";
+        out.method += ", above the seasonal forecast";
       }
     }
     // The work, forecast the same way: where the same time a day before brought more input
@@ -563,7 +571,7 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     const Plan longer = plan(prefill_in);
     if (longer.feasible) {
       prefill_plan = longer;
-      out.method += "; prefill at the daily seasonal forecast of input tokens/s";
+      out.method += "; prefill at the seasonal forecast of input tokens/s";
     } else {
       prefill_in = in;
     }
@@ -582,7 +590,7 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     }
     if (seasonal_output_length && *seasonal_output_length > len) {
       len = *seasonal_output_length;
-      why = "; decode at the daily seasonal forecast of output tokens/s";
+      why = "; decode at the seasonal forecast of output tokens/s";
     }
     if (std::abs(len - in.workload.output_length) > 1e-9 * in.workload.output_length) {
       decode_in.workload.output_length = len;

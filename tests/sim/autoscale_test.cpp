@@ -500,6 +500,26 @@ TEST(Seasonal, TheBusiestStretchIsNotTheNoiseOfOneMinute) {
   EXPECT_GT(*ahead, 95);
 }
 
+TEST(Seasonal, ABurstThatCameAWeekAgoCountsOnceAWeekOfHistoryIsThere) {
+  // Flat at 10 requests/s for eight days, but 40 from 10:00 to 10:30 on the first day (a weekly
+  // job): at 09:50 a week later the stretch ahead came at 40 a week before and at 10 yesterday.
+  auto rate = [](double t) { return t >= 36000 && t < 37800 ? 40.0 : 10.0; };
+  SeasonalForecaster weekly, daily(86400, 300, 0);
+  for (double t = 0; t <= 7 * 86400 + 35400; t += 60) {
+    weekly.observe(t, rate(t));
+    daily.observe(t, rate(t));
+  }
+  const double now = 7 * 86400 + 35400;
+  const auto w = weekly.forecast(now, 600 - 900, 660 + 900), d = daily.forecast(now, 600 - 900, 660 + 900);
+  ASSERT_TRUE(w && d);
+  EXPECT_NEAR(*w, 40, 1);
+  EXPECT_NEAR(*d, 10, 0.5);
+  // Six days in, the week before is not there yet: yesterday alone.
+  SeasonalForecaster young;
+  for (double t = 0; t <= 6 * 86400 + 35400; t += 60) young.observe(t, rate(t));
+  EXPECT_NEAR(*young.forecast(6 * 86400 + 35400, 600 - 900, 660 + 900), 10, 0.5);
+}
+
 TEST(Seasonal, ADataGapIsMissingNotZero) {
   SeasonalForecaster f;
   for (double t = 0; t < 86400; t += 60)

@@ -447,11 +447,12 @@ MetricsPoller::Result Controller::measure(const std::string& key, const MetricsP
     return r;
   }
   if (job.want_history) {
-    // A new policy reads the last two days of the rate, so its daily seasonal forecast works
-    // from the first evaluation instead of a day later (Prometheus keeps the history; no store of
-    // our own).
+    // A new policy reads the last seven and a half days of the rate and the work, so its seasonal
+    // forecast works from the first evaluation instead of a day (a week) later: the day and the
+    // week before with the hour before each for the level, one point a minute (10,800 points,
+    // inside Prometheus' 11,000 a series). Prometheus keeps the history; no store of our own.
     const double now_s = api::to_epoch_seconds(r.at);
-    const double from_s = now_s - 2 * 86400;
+    const double from_s = now_s - 7.5 * 86400;
     r.history = source_->history(job.metrics, *auth, HistorySeries::Requests, from_s, now_s, 60);
     if (*r.history) {
       r.input_history = source_->history(job.metrics, *auth, HistorySeries::InputTokens, from_s, now_s, 60);
@@ -527,8 +528,8 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
       const auto& out = points(r->output_history, "output tokens/s");
       live.autoscaler->seed_seasonal(**r->history, in, out);
       live.seasonal_seeded = true;
-      log_->info("{}: seasonal forecast seeded with {} points of the last two days ({} and {} of input and output "
-                 "tokens/s)", key, (*r->history)->size(), in.size(), out.size());
+      log_->info("{}: seasonal forecast seeded with {} points of the last 7.5 days ({} and {} of input and "
+                 "output tokens/s)", key, (*r->history)->size(), in.size(), out.size());
     } else {
       // Retried at the next evaluation while Prometheus cannot answer; a Prometheus that answers
       // without history is not asked again.

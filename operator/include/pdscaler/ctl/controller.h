@@ -64,7 +64,7 @@ class Controller {
   struct Live {
     std::int64_t generation = -1;
     std::unique_ptr<planner::Autoscaler> autoscaler;
-    bool seasonal_seeded = false;  // the last two days of the rate read from Prometheus
+    bool seasonal_seeded = false;  // the last 7.5 days of the rate and work read from Prometheus
     reconcile::LiveLoad state;
   };
   reconcile::LiveLoad evaluate_live(const std::string& key, const reconcile::Observation& obs);

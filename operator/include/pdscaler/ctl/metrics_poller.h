@@ -34,7 +34,7 @@ class MetricsPoller {
   struct Job {
     std::string namespace_;
     api::MetricsSpec metrics;
-    bool want_history = false;  // also read the last two days of the rate (seasonal forecast)
+    bool want_history = false;  // also read the last 7.5 days of the rate and work (seasonal forecast)
   };
   struct Result {
     std::chrono::system_clock::time_point at;  // when the queries were sent

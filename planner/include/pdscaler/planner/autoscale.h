@@ -88,11 +88,16 @@ class PeakEnvelope {
 // measurement (metrics down, data gaps) are missing, never zero. Buckets are five minutes: the
 // busiest of the stretch ahead is then a peak of the daily shape, not the noise of one minute
 // (the highest of some forty noisy minutes); shorter bursts are the burst envelope's and the
-// tail model's.
+// tail model's. Once `weekly` periods of history are there, the same time that many periods
+// before counts too (the higher of the two): a burst that comes on one day of the week (a weekly
+// batch job, Monday morning) came a week ago, not yesterday.
 class SeasonalForecaster {
  public:
-  explicit SeasonalForecaster(double period_s = 86400, double bucket_s = 300, int periods = 2)
-      : period_s_(period_s), bucket_s_(bucket_s), keep_(static_cast<size_t>(periods * period_s / bucket_s)) {}
+  explicit SeasonalForecaster(double period_s = 86400, double bucket_s = 300, int weekly = 7)
+      : period_s_(period_s),
+        bucket_s_(bucket_s),
+        weekly_(weekly),
+        keep_(static_cast<size_t>((std::max(1, weekly) + 1) * period_s / bucket_s)) {}
   void observe(double t_s, double rate);
   // The highest rate expected over [t + from_s, t + to_s], or nothing without a period of history
   // (or when the same time a period ago, or the last hour, has no data).
@@ -105,7 +110,11 @@ class SeasonalForecaster {
 
  private:
   double mean_over(double from_s, double to_s) const;  // NaN without data
+  // The highest rate over [t + from_s, t + to_s] `back_s` before, scaled by the last hour's
+  // ratio to the same hour then.
+  std::optional<double> forecast_from(double t_s, double from_s, double to_s, double back_s) const;
   double period_s_, bucket_s_;
+  int weekly_;  // 0: the period before only
   size_t keep_;
   std::deque<std::pair<long long, std::pair<double, int>>> buckets_;  // bucket index -> (sum, count)
   std::deque<std::pair<double, double>> pending_;  // (time it is for, forecast made for it)
