@@ -429,9 +429,12 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   peaks_.observe(s.t_s, s.requests_per_s);
   if (cfg_.seasonal) {
     season_.observe(s.t_s, s.requests_per_s);
-    // Tokens/s at the window's own lengths (the smoothed ones where it measured none).
-    season_input_.observe(s.t_s, s.requests_per_s * (s.mean_input > 0 ? s.mean_input : mean_in_));
-    season_output_.observe(s.t_s, s.requests_per_s * (s.mean_output > 0 ? s.mean_output : mean_out_));
+    // Tokens/s at the window's own lengths (the smoothed ones where it measured none; nothing
+    // before any length is known: missing, not zero).
+    const double in_len = s.mean_input > 0 ? s.mean_input : mean_in_;
+    const double out_len = s.mean_output > 0 ? s.mean_output : mean_out_;
+    if (in_len > 0) season_input_.observe(s.t_s, s.requests_per_s * in_len);
+    if (out_len > 0) season_output_.observe(s.t_s, s.requests_per_s * out_len);
   }
   // Lengths and burstiness: smoothed, and only from windows that saw requests (an idle window
   // has no lengths).
@@ -479,7 +482,8 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     // The same time a day before, scaled to today: what the instances asked for now will meet.
     // The busiest stretch of the same time of day, widened by a quarter of an hour each way: a
     // daily rise does not come at the same minute every day.
-    if (const auto day = season_.forecast(s.t_s, cfg_.startup_s - 900, horizon + 900)) {
+    const auto day = season_.forecast(s.t_s, cfg_.startup_s - 900, horizon + 900);
+    if (day) {
       season_.record(s.t_s + cfg_.startup_s, *day);
       const double upper = *day * (1 + cfg_.forecast_z * season_.relative_error());
       if (upper > out.provisioned_rate) {
@@ -492,21 +496,15 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
         out.method += ", above the seasonal forecast";
       }
     }
-    // The work, forecast the same way: where the same time a day before brought more input
-    // (output) tokens/s than the provisioned rate at today's lengths, prefill (decode) is sized
-    // at the length that makes up the difference, as a burst of long requests is.
-    auto work = [&](SeasonalForecaster& f) -> std::optional<double> {
-      const auto day = f.forecast(s.t_s, cfg_.startup_s - 900, horizon + 900);
-      if (!day) return std::nullopt;
-      f.record(s.t_s + cfg_.startup_s, *day);
-      return *day * (1 + cfg_.forecast_z * f.relative_error());
-    };
-    const auto input_tokens = work(season_input_), output_tokens = work(season_output_);
-    if (out.provisioned_rate > 0 && have_lengths_) {
-      if (input_tokens && *input_tokens > out.provisioned_rate * mean_in_ * (1 + 1e-9))
-        input_scale = *input_tokens / (out.provisioned_rate * mean_in_);
-      if (output_tokens && *output_tokens > out.provisioned_rate * mean_out_ * (1 + 1e-9))
-        seasonal_output_length = *output_tokens / out.provisioned_rate;
+    // The work, forecast the same way: the busiest input (output) tokens/s of the same stretch
+    // before over its busiest request rate is the length that stretch brought; where it is
+    // longer than today's, prefill (decode) is sized at it for the provisioned rate, as a burst of
+    // long requests is (the rate's margin once: the lengths' is not added on top).
+    const auto in_tokens = season_input_.forecast(s.t_s, cfg_.startup_s - 900, horizon + 900);
+    const auto out_tokens = season_output_.forecast(s.t_s, cfg_.startup_s - 900, horizon + 900);
+    if (day && *day > 0 && have_lengths_) {
+      if (in_tokens && *in_tokens / *day > mean_in_ * (1 + 1e-9)) input_scale = *in_tokens / *day / mean_in_;
+      if (out_tokens && *out_tokens / *day > mean_out_ * (1 + 1e-9)) seasonal_output_length = *out_tokens / *day;
     }
   }
 
@@ -594,30 +592,47 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
     }
     if (std::abs(len - in.workload.output_length) > 1e-9 * in.workload.output_length) {
       decode_in.workload.output_length = len;
+      // The measured histogram: re-placed inside its buckets for a shorter mean, stretched as a
+      // whole for a longer one (inside today's buckets the mean could not grow past them).
+      const double stretch = len / in.workload.output_length;
       // The spread stays (a shorter mean) or grows with the mean (a longer one): the wider of the two.
-      if (decode_in.workload.output_length_stddev && len > in.workload.output_length)
-        *decode_in.workload.output_length_stddev *= len / in.workload.output_length;
-      if (!decode_in.workload.output_length_distribution.empty())
-        decode_in.workload.output_length_distribution = lengths_from_histogram(out_hist_, len);
+      if (decode_in.workload.output_length_stddev && stretch > 1) *decode_in.workload.output_length_stddev *= stretch;
+      if (!decode_in.workload.output_length_distribution.empty()) {
+        if (stretch < 1) decode_in.workload.output_length_distribution = lengths_from_histogram(out_hist_, len);
+        else
+          for (auto& b : decode_in.workload.output_length_distribution) b.length *= stretch;
+      }
       decode_plan = plan(decode_in);
       if (!decode_plan.feasible) decode_plan = out.plan;
       else out.method += why;
     }
   }
   if (out.plan.feasible && (out.backlog_rate > 0 || decode_backlog > 0)) {
-    PlanInput more = prefill_in;
+    const Plan prefill_before = prefill_plan, decode_before = decode_plan;
     if (out.backlog_rate > 0) {
-      more.workload.rate = out.provisioned_rate + out.backlog_rate;
-      prefill_plan = plan(more);
+      prefill_in.workload.rate = out.provisioned_rate + out.backlog_rate;
+      prefill_plan = plan(prefill_in);
     }
     if (decode_backlog > 0) {
-      PlanInput dmore = decode_in;
-      dmore.workload.rate = out.provisioned_rate + decode_backlog;
-      decode_plan = plan(dmore);
+      decode_in.workload.rate = out.provisioned_rate + decode_backlog;
+      decode_plan = plan(decode_in);
     }
-    if (!prefill_plan.feasible) prefill_plan = out.plan;
-    if (!decode_plan.feasible) decode_plan = out.plan;
+    if (!prefill_plan.feasible) prefill_plan = prefill_before;
+    if (!decode_plan.feasible) decode_plan = decode_before;
     out.method += ", with the queued requests drained within " + std::to_string(static_cast<int>(drain_s)) + "s";
+  }
+  // Under a GPU budget the two counts are split together: where the roles planned apart (at
+  // their own lengths and backlogs) go over it, one plan with both, or else the plan at today's.
+  if (out.plan.feasible && spec_.max_total_gpus &&
+      prefill_plan.prefill.gpus + decode_plan.decode.gpus > *spec_.max_total_gpus) {
+    PlanInput both = prefill_in;
+    both.workload.rate = std::max(prefill_in.workload.rate, decode_in.workload.rate);
+    both.workload.output_length = decode_in.workload.output_length;
+    both.workload.output_length_stddev = decode_in.workload.output_length_stddev;
+    both.workload.output_length_distribution = decode_in.workload.output_length_distribution;
+    const Plan joint = plan(both);
+    prefill_plan = decode_plan = joint.feasible ? joint : out.plan;
+    out.method += "; both roles planned together under scaling.maxTotalGpus";
   }
   if (!out.plan.feasible) {
     out.prefill = current_prefill;

@@ -109,7 +109,7 @@ log "$(grep -o 'restored [0-9]* evaluations and the calibration from status' "$W
 # The seasonal forecast's history, read back from Prometheus with range queries: the rate and the
 # tokens/s in and out (the rate times the mean lengths, a PromQL product this checks on a real one).
 wait_for 30 "seasonal history read" grep -q "seasonal forecast seeded with" "$WORK/operator-b.log"
-seeded=$(grep -o 'seeded with [0-9]* points of the last 7.5 days ([0-9]* and [0-9]*' "$WORK/operator-b.log" | head -1)
+seeded=$(grep -o 'seeded with [0-9]* points of the last 7.5 days ([0-9]* and [0-9]*' "$WORK/operator-b.log" | head -1 || true)
 log "seasonal forecast $seeded of input and output tokens/s)"
 read -r n_rate n_in n_out < <(echo "$seeded" | sed -E 's/^seeded with ([0-9]+) points .* \(([0-9]+) and ([0-9]+)$/\1 \2 \3/')
 [ "${n_rate:-0}" -gt 0 ] && [ "${n_in:-0}" -gt 0 ] && [ "${n_out:-0}" -gt 0 ] \

@@ -610,6 +610,86 @@ TEST(Autoscaler, TheSeasonalForecastOfTheWorkSizesForADailyBurstOfLongPrompts) {
   EXPECT_EQ(rw.prefill, rr.prefill);
 }
 
+// A day of a flat rate with 3x answers from 14:00 to 14:30, measured as vLLM reports them (a
+// generated-length histogram whose buckets hold today's answers): the seasonal forecast's
+// longer length is not capped by today's buckets, and under a GPU budget the two roles stay in it.
+TEST(Autoscaler, TheSeasonalForecastOfOutputTokensStretchesTheMeasuredHistogram) {
+  const double rate = 6;
+  auto output = [](double t) {
+    const double h = std::fmod(t, 86400) / 3600;
+    return h >= 14 && h < 14.5 ? 3 * 256.0 : 256.0;
+  };
+  // Cumulative counts per upper bound: every answer of today in (200, 300].
+  const std::vector<std::pair<double, double>> hist = {{200, 0}, {300, 100}, {1000, 100},
+                                                       {std::numeric_limits<double>::infinity(), 100}};
+  std::vector<std::pair<double, double>> day, in_tokens, out_tokens;
+  for (double t = 0; t < 86400; t += 60) {
+    day.emplace_back(t, rate);
+    in_tokens.emplace_back(t, rate * 2048);
+    out_tokens.emplace_back(t, rate * output(t));
+  }
+  auto run = [&](PlanInput spec) {
+    Autoscaler a(spec, testing::autoscaler_config(600, 15, 1.28));
+    a.seed_seasonal(day, in_tokens, out_tokens);
+    Recommendation r;
+    for (double t = 86400; t < 86400 + 14 * 3600 - 600; t += 15) {
+      LoadSample s = testing::load_at(t, rate, 2048, 256);
+      s.output_histogram = hist;
+      r = a.step(s, r.prefill ? r.prefill : 1, r.decode ? r.decode : 1);  // from the smallest fleet
+    }
+    return r;
+  };
+  const Recommendation r = run(attainment_spec());
+  EXPECT_NE(r.method.find("output tokens/s"), std::string::npos) << r.method;
+  // What 3x answers need: today's histogram stretched to a mean of 768.
+  MeasuredLoad today;
+  today.requests_per_s = rate;
+  today.mean_input = 2048;
+  today.mean_output = 256;
+  today.output_histogram = hist;
+  PlanInput longer = at_load(attainment_spec(), today);
+  longer.workload.output_length *= 3;
+  for (auto& b : longer.workload.output_length_distribution) b.length *= 3;
+  const Plan need = plan(longer);
+  EXPECT_GE(r.decode, need.decode.replicas);
+  // Under a GPU budget below today's prefill beside the longer answers' decode the two counts
+  // stay within it (planned apart, decode's plan gives up prefill that prefill's does not).
+  for (int less = 1; less <= 3; ++less) {
+    PlanInput budgeted = attainment_spec();
+    const Plan now = plan(at_load(budgeted, today));
+    budgeted.max_total_gpus = now.prefill.gpus + need.decode.gpus - less * budgeted.decode.gpus_per_replica;
+    const Recommendation b = run(budgeted);
+    EXPECT_LE(b.prefill * budgeted.prefill.gpus_per_replica + b.decode * budgeted.decode.gpus_per_replica,
+              *budgeted.max_total_gpus)
+        << b.prefill << "P" << b.decode << "D, " << b.method;
+  }
+}
+
+TEST(Autoscaler, ADailyBurstOfRequestsAtTodaysLengthsIsNotALengthBurst) {
+  // Twice the rate from 08:00 to 08:30 at the same lengths: the rate's forecast sizes for it and
+  // the tokens' finds no longer requests in it (their own peak is the rate's peak times the
+  // length, not a reason for a longer one).
+  auto rate = [](double t) {
+    const double h = std::fmod(t, 86400) / 3600;
+    return h >= 8 && h < 8.5 ? 12.0 : 6.0;
+  };
+  std::vector<std::pair<double, double>> day, in_tokens, out_tokens;
+  for (double t = 0; t < 86400; t += 60) {
+    day.emplace_back(t, rate(t));
+    in_tokens.emplace_back(t, rate(t) * 2048);
+    out_tokens.emplace_back(t, rate(t) * 256);
+  }
+  Autoscaler a(attainment_spec(), testing::autoscaler_config(600, 15, 1.28));
+  a.seed_seasonal(day, in_tokens, out_tokens);
+  Recommendation r;
+  for (double t = 86400; t < 86400 + 8 * 3600 - 600; t += 15)
+    r = a.step(testing::load_at(t, rate(t), 2048, 256), r.prefill ? r.prefill : 2, r.decode ? r.decode : 2);
+  EXPECT_NE(r.method.find("seasonal"), std::string::npos) << r.method;
+  EXPECT_GT(r.provisioned_rate, 11.9);
+  EXPECT_EQ(r.method.find("tokens/s"), std::string::npos) << r.method;
+  EXPECT_DOUBLE_EQ(r.input.workload.input_length, 2048);
+}
+
 TEST(Autoscaler, BurstinessIsTheMedianOfRecentWindowsAndNeverBelowPoisson) {
   Autoscaler a(attainment_spec(), testing::autoscaler_config(60, 15, 0));
   Recommendation r;

@@ -456,7 +456,10 @@ MetricsPoller::Result Controller::measure(const std::string& key, const MetricsP
     r.history = source_->history(job.metrics, *auth, HistorySeries::Requests, from_s, now_s, 60);
     if (*r.history) {
       r.input_history = source_->history(job.metrics, *auth, HistorySeries::InputTokens, from_s, now_s, 60);
-      r.output_history = source_->history(job.metrics, *auth, HistorySeries::OutputTokens, from_s, now_s, 60);
+      // Not asked again within a round once Prometheus stopped answering (each would wait out
+      // the client's timeout); the controller retries the whole history then.
+      if (*r.input_history || r.input_history->error().rfind("Prometheus unreachable", 0) != 0)
+        r.output_history = source_->history(job.metrics, *auth, HistorySeries::OutputTokens, from_s, now_s, 60);
     }
   }
   r.load = source_->observe(job.metrics, *auth);
@@ -515,7 +518,14 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
                 std::chrono::milliseconds(static_cast<long long>(m.evaluation_interval_s * 1000)), generation);
   auto r = poller_->take(key);
   if (!r) return live.state;
-  if (r->history) {
+  auto unreachable = [](const std::optional<MetricsPoller::Result::Series>& h) {
+    return h && !*h && h->error().rfind("Prometheus unreachable", 0) == 0;
+  };
+  if (r->history && *r->history && (unreachable(r->input_history) || unreachable(r->output_history))) {
+    // Prometheus stopped answering after the rate's history: all of it again at the next
+    // evaluation rather than the tokens' forecast a day late.
+    log_->debug("{}: the tokens' history not read yet: Prometheus unreachable", key);
+  } else if (r->history) {
     if (*r->history) {
       // The work's history is a help, not a condition: without it the tokens' forecast starts a
       // day after the policy does.
