@@ -576,8 +576,8 @@ Recommendation Autoscaler::step(const LoadSample& s, int current_prefill, int cu
   }
   // Decode at the decode load's own envelope: the provisioned rate with the output length that
   // makes its output tokens/s that envelope (never longer than the smoothed length: a burst of
-  // long answers still shows in the request rate's envelope); longer where the daily forecast of
-  // output tokens/s asks for more than either.
+  // long answers still shows in the request rate's envelope); longer where the seasonal forecast
+  // of output tokens/s asks for more than either.
   PlanInput decode_in = in;
   if (out.provisioned_rate > 0 && mean_out_ > 0) {
     double len = in.workload.output_length;

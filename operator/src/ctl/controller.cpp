@@ -124,6 +124,12 @@ std::vector<std::string> deployment_targets(const json& pdd) {
   return out;
 }
 
+// A history query that got no answer at all (worth asking again), not an answer without data.
+template <class Series>
+bool unreachable(const Series& h) {
+  return !h && h.error().rfind("Prometheus unreachable", 0) == 0;
+}
+
 bool labels_match(const json& obj, const std::string& ns, const api::LabelSelector& sel) {
   std::vector<std::string> ignored;
   api::TolerantReader r(ignored);
@@ -458,7 +464,7 @@ MetricsPoller::Result Controller::measure(const std::string& key, const MetricsP
       r.input_history = source_->history(job.metrics, *auth, HistorySeries::InputTokens, from_s, now_s, 60);
       // Not asked again within a round once Prometheus stopped answering (each would wait out
       // the client's timeout); the controller retries the whole history then.
-      if (*r.input_history || r.input_history->error().rfind("Prometheus unreachable", 0) != 0)
+      if (!unreachable(*r.input_history))
         r.output_history = source_->history(job.metrics, *auth, HistorySeries::OutputTokens, from_s, now_s, 60);
     }
   }
@@ -518,10 +524,8 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
                 std::chrono::milliseconds(static_cast<long long>(m.evaluation_interval_s * 1000)), generation);
   auto r = poller_->take(key);
   if (!r) return live.state;
-  auto unreachable = [](const std::optional<MetricsPoller::Result::Series>& h) {
-    return h && !*h && h->error().rfind("Prometheus unreachable", 0) == 0;
-  };
-  if (r->history && *r->history && (unreachable(r->input_history) || unreachable(r->output_history))) {
+  auto lost = [](const std::optional<MetricsPoller::Result::Series>& h) { return h && unreachable(*h); };
+  if (r->history && *r->history && (lost(r->input_history) || lost(r->output_history))) {
     // Prometheus stopped answering after the rate's history: all of it again at the next
     // evaluation rather than the tokens' forecast a day late.
     log_->debug("{}: the tokens' history not read yet: Prometheus unreachable", key);
@@ -544,7 +548,7 @@ reconcile::LiveLoad Controller::evaluate_live(const std::string& key, const reco
       // Retried at the next evaluation while Prometheus cannot answer; a Prometheus that answers
       // without history is not asked again.
       log_->debug("{}: no rate history yet: {}", key, r->history->error());
-      if (r->history->error().rfind("Prometheus unreachable", 0) != 0) live.seasonal_seeded = true;
+      if (!unreachable(*r->history)) live.seasonal_seeded = true;
     }
   }
   reconcile::Measurement measurement{r->at, std::move(r->load)};
